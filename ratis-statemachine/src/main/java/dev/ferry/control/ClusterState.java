@@ -1,0 +1,78 @@
+package dev.ferry.control;
+
+import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableSortedMap;
+import dev.ferry.proto.control.MemberState;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * The replicated control state: members, volumes, the portion assignment (with its version) and
+ * the epoch lifecycle. Immutable; {@link ClusterTransitions#apply} derives the next state.
+ */
+public record ClusterState(
+    long assignmentVersion,
+    ImmutableSortedMap<String, Member> members,
+    ImmutableSortedMap<String, Volume> volumes,
+    ImmutableSortedMap<String, VolumeAssignment> assignment,
+    long openEpoch,
+    ImmutableSortedMap<Long, EpochRecord> epochs,
+    long consistentEpoch,
+    long consistentEpochClosedAtMillis) {
+
+  /** The state of a cluster that has just been formatted: no members, epoch 1 open. */
+  public static final ClusterState EMPTY =
+      new ClusterState(
+          0,
+          ImmutableSortedMap.of(),
+          ImmutableSortedMap.of(),
+          ImmutableSortedMap.of(),
+          1,
+          ImmutableSortedMap.of(),
+          0,
+          0);
+
+  public ClusterState {
+    Objects.requireNonNull(members);
+    Objects.requireNonNull(volumes);
+    Objects.requireNonNull(assignment);
+    Objects.requireNonNull(epochs);
+  }
+
+  public Optional<Member> member(String id) {
+    return Optional.ofNullable(members.get(id));
+  }
+
+  /** Ids of the ACTIVE members, sorted. */
+  public ImmutableList<String> activeMemberIds() {
+    return members.values().stream()
+        .filter(m -> m.state() == MemberState.ACTIVE)
+        .map(Member::id)
+        .collect(ImmutableList.toImmutableList());
+  }
+
+  public long portionCount() {
+    return assignment.values().stream().mapToLong(VolumeAssignment::regions).sum();
+  }
+
+  ClusterState withMembers(ImmutableSortedMap<String, Member> newMembers) {
+    return new ClusterState(assignmentVersion, newMembers, volumes, assignment, openEpoch, epochs,
+        consistentEpoch, consistentEpochClosedAtMillis);
+  }
+
+  ClusterState withVolumes(ImmutableSortedMap<String, Volume> newVolumes) {
+    return new ClusterState(assignmentVersion, members, newVolumes, assignment, openEpoch, epochs,
+        consistentEpoch, consistentEpochClosedAtMillis);
+  }
+
+  ClusterState withAssignment(ImmutableSortedMap<String, VolumeAssignment> newAssignment) {
+    return new ClusterState(assignmentVersion + 1, members, volumes, newAssignment, openEpoch,
+        epochs, consistentEpoch, consistentEpochClosedAtMillis);
+  }
+
+  ClusterState withEpochs(long newOpenEpoch, ImmutableSortedMap<Long, EpochRecord> newEpochs,
+      long newConsistentEpoch, long newConsistentClosedAt) {
+    return new ClusterState(assignmentVersion, members, volumes, assignment, newOpenEpoch,
+        newEpochs, newConsistentEpoch, newConsistentClosedAt);
+  }
+}

@@ -1,0 +1,424 @@
+package dev.ferry.control;
+
+import static dev.ferry.control.CommandRejected.conflict;
+import static dev.ferry.control.CommandRejected.invalid;
+import static dev.ferry.control.CommandRejected.notFound;
+
+import com.google.common.collect.ImmutableSortedMap;
+import com.google.common.collect.ImmutableSortedSet;
+import dev.ferry.proto.control.CloseEpoch;
+import dev.ferry.proto.control.Command;
+import dev.ferry.proto.control.CommitEpoch;
+import dev.ferry.proto.control.CreateVolume;
+import dev.ferry.proto.control.EpochApplied;
+import dev.ferry.proto.control.EpochStaged;
+import dev.ferry.proto.control.EpochState;
+import dev.ferry.proto.control.MemberState;
+import dev.ferry.proto.control.PortionPlacement;
+import dev.ferry.proto.control.PortionRef;
+import dev.ferry.proto.control.ReassignPortions;
+import dev.ferry.proto.control.RegisterMember;
+import dev.ferry.proto.control.RejectCode;
+import dev.ferry.proto.control.Watermark;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.regex.Pattern;
+
+/**
+ * The pure transition function of the control state: {@code apply(state, command)} returns the
+ * next state or a rejection with a reason. No I/O, no clock, no randomness: every replica that
+ * applies the same commands reaches the same state, byte for byte.
+ */
+public final class ClusterTransitions {
+  /** Member ids and volume names: a letter or digit, then up to 63 of [A-Za-z0-9._-]. */
+  public static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+
+  private static final Pattern ADDRESS = Pattern.compile("[^\\s:]+:(\\d{1,5})");
+
+  /** A volume may have at most this many regions (portions). */
+  public static final int MAX_REGIONS_PER_VOLUME = 1 << 20;
+
+  /** Portions need an owner and a mirror on different nodes. */
+  public static final int MIN_ACTIVE_FOR_VOLUMES = 2;
+
+  private ClusterTransitions() {}
+
+  public static Outcome apply(ClusterState state, Command command) {
+    try {
+      return new Outcome.Accepted(dispatch(state, command));
+    } catch (CommandRejected r) {
+      return new Outcome.Rejected(state, r.code, r.getMessage());
+    }
+  }
+
+  private static ClusterState dispatch(ClusterState s, Command c) {
+    return switch (c.getKindCase()) {
+      case REGISTER_MEMBER -> registerMember(s, c.getRegisterMember());
+      case MARK_FAILED -> markFailed(s, c.getMarkFailed().getId());
+      case DRAIN -> drain(s, c.getDrain().getId());
+      case REMOVE -> remove(s, c.getRemove().getId());
+      case CREATE_VOLUME -> createVolume(s, c.getCreateVolume());
+      case DELETE_VOLUME -> deleteVolume(s, c.getDeleteVolume().getName());
+      case REASSIGN_PORTIONS -> reassign(s, c.getReassignPortions());
+      case CLOSE_EPOCH -> closeEpoch(s, c.getCloseEpoch());
+      case EPOCH_STAGED -> epochStaged(s, c.getEpochStaged());
+      case COMMIT_EPOCH -> commitEpoch(s, c.getCommitEpoch());
+      case EPOCH_APPLIED -> epochApplied(s, c.getEpochApplied());
+      case KIND_NOT_SET -> throw invalid("empty command");
+    };
+  }
+
+  // ---- membership ----
+
+  private static ClusterState registerMember(ClusterState s, RegisterMember r) {
+    checkName("member id", r.getId());
+    if (!ADDRESS.matcher(r.getAddress()).matches()
+        || Integer.parseInt(r.getAddress().substring(r.getAddress().lastIndexOf(':') + 1))
+            > 65535) {
+      throw invalid("member address must be host:port, got '" + r.getAddress() + "'");
+    }
+    if (r.getIncarnation() < 1) {
+      throw invalid("member incarnation must be >= 1, got " + r.getIncarnation());
+    }
+    Member existing = s.members().get(r.getId());
+    Member joining = new Member(r.getId(), r.getAddress(), MemberState.JOINING, r.getIncarnation());
+    if (existing == null) {
+      return s.withMembers(put(s.members(), joining));
+    }
+    switch (existing.state()) {
+      case REMOVED:
+        throw new CommandRejected(RejectCode.ALREADY_EXISTS,
+            "member " + r.getId() + " was removed; a new node needs a new id");
+      case FAILED:
+        if (r.getIncarnation() <= existing.incarnation()) {
+          throw conflict("member " + r.getId() + " failed in incarnation "
+              + existing.incarnation() + "; it must rejoin with a higher incarnation");
+        }
+        return s.withMembers(put(s.members(), joining));
+      default:
+        if (r.getIncarnation() == existing.incarnation()
+            && r.getAddress().equals(existing.address())) {
+          return s; // the same node registering again after a restart: nothing changes
+        }
+        throw new CommandRejected(RejectCode.ALREADY_EXISTS,
+            "member " + r.getId() + " is already registered (" + existing.state()
+                + ", incarnation " + existing.incarnation() + ", " + existing.address() + ")");
+    }
+  }
+
+  private static ClusterState markFailed(ClusterState s, String id) {
+    Member m = requireMember(s, id);
+    if (m.state() == MemberState.FAILED || m.state() == MemberState.REMOVED) {
+      throw conflict("member " + id + " is already " + m.state());
+    }
+    return rebalance(s.withMembers(put(s.members(), m.withState(MemberState.FAILED))));
+  }
+
+  private static ClusterState drain(ClusterState s, String id) {
+    Member m = requireMember(s, id);
+    if (m.state() != MemberState.ACTIVE && m.state() != MemberState.JOINING) {
+      throw conflict("member " + id + " is " + m.state() + "; only ACTIVE or JOINING members drain");
+    }
+    int activeAfter = s.activeMemberIds().size() - (m.isActive() ? 1 : 0);
+    if (!s.volumes().isEmpty() && activeAfter < MIN_ACTIVE_FOR_VOLUMES) {
+      throw conflict("draining " + id + " would leave " + activeAfter
+          + " active member(s); every portion needs an owner and a mirror");
+    }
+    return rebalance(s.withMembers(put(s.members(), m.withState(MemberState.DRAINING))));
+  }
+
+  private static ClusterState remove(ClusterState s, String id) {
+    Member m = requireMember(s, id);
+    if (m.state() == MemberState.ACTIVE) {
+      throw conflict("member " + id + " is ACTIVE; drain it first (or it must have failed)");
+    }
+    if (m.state() == MemberState.REMOVED) {
+      throw conflict("member " + id + " is already REMOVED");
+    }
+    return s.withMembers(put(s.members(), m.withState(MemberState.REMOVED)));
+  }
+
+  // ---- volumes ----
+
+  private static ClusterState createVolume(ClusterState s, CreateVolume c) {
+    checkName("volume name", c.getName());
+    if (s.volumes().containsKey(c.getName())) {
+      throw new CommandRejected(RejectCode.ALREADY_EXISTS,
+          "volume " + c.getName() + " already exists");
+    }
+    if (c.getSizeBytes() <= 0) {
+      throw invalid("volume size must be positive, got " + c.getSizeBytes() + " bytes");
+    }
+    if (c.getRegionSizeBytes() <= 0) {
+      throw invalid("region size must be positive, got " + c.getRegionSizeBytes() + " bytes");
+    }
+    if (c.getRegionSizeBytes() > c.getSizeBytes()) {
+      throw invalid("region size " + c.getRegionSizeBytes()
+          + " bytes is larger than the volume size " + c.getSizeBytes() + " bytes");
+    }
+    long regions = (c.getSizeBytes() + c.getRegionSizeBytes() - 1) / c.getRegionSizeBytes();
+    if (regions > MAX_REGIONS_PER_VOLUME) {
+      throw invalid("volume would have " + regions + " regions; at most "
+          + MAX_REGIONS_PER_VOLUME + " (use a larger region size)");
+    }
+    if (!c.getSecondary().isEmpty() && !ADDRESS.matcher(c.getSecondary()).matches()) {
+      throw invalid("secondary must be host:port, got '" + c.getSecondary() + "'");
+    }
+    int active = s.activeMemberIds().size();
+    if (active < MIN_ACTIVE_FOR_VOLUMES) {
+      throw conflict("a volume needs at least " + MIN_ACTIVE_FOR_VOLUMES
+          + " active members (owner and mirror), the cluster has " + active);
+    }
+    Volume v = new Volume(c.getName(), c.getSizeBytes(), c.getRegionSizeBytes(), c.getSecondary());
+    return rebalance(s.withVolumes(put(s.volumes(), v.name(), v)));
+  }
+
+  private static ClusterState deleteVolume(ClusterState s, String name) {
+    if (!s.volumes().containsKey(name)) {
+      throw notFound("volume " + name + " does not exist");
+    }
+    for (EpochRecord e : s.epochs().values()) {
+      for (Portion p : e.watermarks().keySet()) {
+        if (p.volume().equals(name)) {
+          throw conflict("volume " + name + " has updates in epoch " + e.number()
+              + " that are not applied yet");
+        }
+      }
+    }
+    TreeMap<String, Volume> volumes = new TreeMap<>(s.volumes());
+    volumes.remove(name);
+    return rebalance(s.withVolumes(ImmutableSortedMap.copyOfSorted(volumes)));
+  }
+
+  // ---- assignment ----
+
+  /** Rebalances over the ACTIVE members; bumps the version only if a placement changed. */
+  private static ClusterState rebalance(ClusterState s) {
+    ImmutableSortedMap<String, VolumeAssignment> next =
+        AssignmentPolicy.balance(s.volumes(), s.assignment(), s.activeMemberIds());
+    return next.equals(s.assignment()) ? s : s.withAssignment(next);
+  }
+
+  private static ClusterState reassign(ClusterState s, ReassignPortions r) {
+    if (r.getBaseVersion() != s.assignmentVersion()) {
+      throw conflict("stale assignment version " + r.getBaseVersion()
+          + "; the current version is " + s.assignmentVersion());
+    }
+    ImmutableSortedMap<String, Member> members = s.members();
+    Set<String> eligible = new HashSet<>(s.activeMemberIds());
+    for (String id : r.getActivateList()) {
+      Member m = requireMember(s, id);
+      if (m.state() != MemberState.JOINING) {
+        throw conflict("member " + id + " is " + m.state() + ", only JOINING members activate");
+      }
+      eligible.add(id);
+      members = put(members, m.withState(MemberState.ACTIVE));
+    }
+    Map<String, Map<Integer, String[]>> byVolume = new HashMap<>();
+    for (PortionPlacement p : r.getChangesList()) {
+      Volume v = s.volumes().get(p.getVolume());
+      if (v == null) {
+        throw notFound("volume " + p.getVolume() + " does not exist");
+      }
+      if (p.getRegion() < 0 || p.getRegion() >= v.regionCount()) {
+        throw invalid("region " + p.getRegion() + " is outside volume " + v.name() + " (0.."
+            + (v.regionCount() - 1) + ")");
+      }
+      String[] pair = {p.getOwner(), p.getMirror().isEmpty() ? null : p.getMirror()};
+      if (byVolume.computeIfAbsent(v.name(), k -> new HashMap<>())
+              .put((int) p.getRegion(), pair) != null) {
+        throw invalid("portion " + v.name() + "/" + p.getRegion() + " appears twice");
+      }
+    }
+    TreeMap<String, VolumeAssignment> next = new TreeMap<>(s.assignment());
+    byVolume.forEach((volume, changes) -> next.put(volume, next.get(volume).with(changes)));
+    checkPlacements(next, eligible);
+    ClusterState withMembers = s.withMembers(members);
+    return withMembers.withAssignment(ImmutableSortedMap.copyOfSorted(next));
+  }
+
+  /** Every portion placed on eligible members, owner != mirror, a mirror whenever possible. */
+  private static void checkPlacements(Map<String, VolumeAssignment> assignment, Set<String> eligible) {
+    for (Map.Entry<String, VolumeAssignment> e : assignment.entrySet()) {
+      VolumeAssignment a = e.getValue();
+      for (int r = 0; r < a.regions(); r++) {
+        String owner = a.owner(r);
+        String mirror = a.mirror(r);
+        String where = e.getKey() + "/" + r;
+        if (owner == null || !eligible.contains(owner)) {
+          throw conflict("portion " + where + ": owner '" + (owner == null ? "" : owner)
+              + "' is not an active member");
+        }
+        if (mirror == null) {
+          if (eligible.size() >= MIN_ACTIVE_FOR_VOLUMES) {
+            throw conflict("portion " + where + " has no mirror");
+          }
+        } else if (!eligible.contains(mirror)) {
+          throw conflict("portion " + where + ": mirror '" + mirror + "' is not an active member");
+        } else if (mirror.equals(owner)) {
+          throw conflict("portion " + where + ": owner and mirror are both " + owner);
+        }
+      }
+    }
+  }
+
+  // ---- epochs ----
+
+  private static ClusterState closeEpoch(ClusterState s, CloseEpoch c) {
+    if (c.getEpoch() != s.openEpoch()) {
+      throw conflict("epoch " + c.getEpoch() + " is not open; the open epoch is " + s.openEpoch());
+    }
+    if (c.getClosedAtMillis() < 0) {
+      throw invalid("closed_at_millis must not be negative");
+    }
+    TreeMap<Portion, Watermark> watermarks = new TreeMap<>();
+    TreeSet<String> secondaries = new TreeSet<>();
+    for (Watermark w : c.getWatermarksList()) {
+      Portion p = requirePortion(s, w.getVolume(), w.getRegion());
+      if (w.getCount() < 0 || w.getBytes() < 0 || w.getLastN() < 0) {
+        throw invalid("watermark of " + p + " has a negative count, size or sequence number");
+      }
+      if (watermarks.put(p, w) != null) {
+        throw invalid("portion " + p + " has two watermarks");
+      }
+      String secondary = s.volumes().get(p.volume()).secondary();
+      if (!secondary.isEmpty()) {
+        secondaries.add(secondary);
+      }
+    }
+    ClusterState next = s;
+    if (c.hasNextAssignment()) {
+      next = reassign(s, c.getNextAssignment());
+    }
+    EpochRecord closed = new EpochRecord(c.getEpoch(), EpochState.CLOSED,
+        ImmutableSortedMap.copyOfSorted(watermarks), ImmutableSortedSet.of(),
+        ImmutableSortedSet.copyOfSorted(secondaries), ImmutableSortedSet.of(),
+        c.getClosedAtMillis());
+    return next.withEpochs(s.openEpoch() + 1, put(next.epochs(), c.getEpoch(), closed),
+        next.consistentEpoch(), next.consistentEpochClosedAtMillis());
+  }
+
+  private static ClusterState epochStaged(ClusterState s, EpochStaged st) {
+    EpochRecord e = requireEpoch(s, st.getEpoch());
+    if (e.state() != EpochState.CLOSED && e.state() != EpochState.STAGED) {
+      throw conflict("epoch " + e.number() + " is " + e.state() + "; staging is over");
+    }
+    TreeSet<Portion> staged = new TreeSet<>(e.staged());
+    for (PortionRef ref : st.getPortionsList()) {
+      Portion p = requirePortion(s, ref.getVolume(), ref.getRegion());
+      if (!e.watermarks().containsKey(p)) {
+        throw invalid("portion " + p + " has no updates in epoch " + e.number());
+      }
+      staged.add(p);
+    }
+    EpochRecord next = e.withStaged(ImmutableSortedSet.copyOfSorted(staged));
+    if (next.fullyStaged()) {
+      next = next.withState(EpochState.STAGED);
+    }
+    return s.withEpochs(s.openEpoch(), put(s.epochs(), e.number(), next), s.consistentEpoch(),
+        s.consistentEpochClosedAtMillis());
+  }
+
+  private static ClusterState commitEpoch(ClusterState s, CommitEpoch c) {
+    EpochRecord e = requireEpoch(s, c.getEpoch());
+    if (e.state() == EpochState.COMMITTED) {
+      throw conflict("epoch " + e.number() + " is already COMMITTED");
+    }
+    if (!e.fullyStaged()) {
+      throw conflict("epoch " + e.number() + ": " + e.staged().size() + " of "
+          + e.watermarks().size() + " portions staged");
+    }
+    for (EpochRecord earlier : s.epochs().headMap(e.number()).values()) {
+      if (earlier.state() != EpochState.COMMITTED) {
+        throw conflict("epoch " + earlier.number() + " is not committed yet; epochs commit in order");
+      }
+    }
+    return advanceConsistentPoint(s, put(s.epochs(), e.number(), e.withState(EpochState.COMMITTED)));
+  }
+
+  private static ClusterState epochApplied(ClusterState s, EpochApplied a) {
+    EpochRecord e = requireEpoch(s, a.getEpoch());
+    if (e.state() != EpochState.COMMITTED) {
+      throw conflict("epoch " + e.number() + " is " + e.state() + ", not COMMITTED");
+    }
+    if (!e.secondaries().contains(a.getSecondary())) {
+      throw invalid("secondary " + a.getSecondary() + " has nothing to apply in epoch " + e.number());
+    }
+    TreeSet<String> by = new TreeSet<>(e.appliedBy());
+    by.add(a.getSecondary());
+    return advanceConsistentPoint(
+        s, put(s.epochs(), e.number(), e.withAppliedBy(ImmutableSortedSet.copyOfSorted(by))));
+  }
+
+  /** Drops the leading epochs that are committed and applied everywhere, in order. */
+  private static ClusterState advanceConsistentPoint(
+      ClusterState s, ImmutableSortedMap<Long, EpochRecord> epochs) {
+    TreeMap<Long, EpochRecord> left = new TreeMap<>(epochs);
+    long consistent = s.consistentEpoch();
+    long closedAt = s.consistentEpochClosedAtMillis();
+    while (!left.isEmpty()) {
+      EpochRecord first = left.firstEntry().getValue();
+      if (first.state() != EpochState.COMMITTED || !first.fullyApplied()) {
+        break;
+      }
+      left.pollFirstEntry();
+      consistent = first.number();
+      closedAt = first.closedAtMillis();
+    }
+    return s.withEpochs(s.openEpoch(), ImmutableSortedMap.copyOfSorted(left), consistent, closedAt);
+  }
+
+  // ---- helpers ----
+
+  private static void checkName(String what, String name) {
+    if (!NAME.matcher(name).matches()) {
+      throw invalid(what + " '" + name + "' is not valid: use 1-64 of [A-Za-z0-9._-], "
+          + "starting with a letter or digit");
+    }
+  }
+
+  private static Member requireMember(ClusterState s, String id) {
+    Member m = s.members().get(id);
+    if (m == null) {
+      throw notFound("unknown member '" + id + "'");
+    }
+    return m;
+  }
+
+  private static EpochRecord requireEpoch(ClusterState s, long number) {
+    EpochRecord e = s.epochs().get(number);
+    if (e == null) {
+      throw notFound(number <= s.consistentEpoch()
+          ? "epoch " + number + " is already applied"
+          : "epoch " + number + " is not closed");
+    }
+    return e;
+  }
+
+  private static Portion requirePortion(ClusterState s, String volume, long region) {
+    Volume v = s.volumes().get(volume);
+    if (v == null) {
+      throw notFound("volume " + volume + " does not exist");
+    }
+    if (region < 0 || region >= v.regionCount()) {
+      throw invalid("region " + region + " is outside volume " + volume);
+    }
+    return new Portion(volume, (int) region);
+  }
+
+  private static ImmutableSortedMap<String, Member> put(
+      ImmutableSortedMap<String, Member> map, Member m) {
+    return put(map, m.id(), m);
+  }
+
+  private static <K extends Comparable<K>, V> ImmutableSortedMap<K, V> put(
+      ImmutableSortedMap<K, V> map, K key, V value) {
+    TreeMap<K, V> copy = new TreeMap<>(map);
+    copy.put(key, value);
+    return ImmutableSortedMap.copyOfSorted(copy);
+  }
+}
