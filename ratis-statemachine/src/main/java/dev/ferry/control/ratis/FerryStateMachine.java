@@ -12,6 +12,7 @@ import java.io.File;
 import java.io.IOException;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import org.apache.logging.log4j.LogManager;
@@ -33,6 +34,7 @@ import org.apache.ratis.statemachine.impl.BaseStateMachine;
 import org.apache.ratis.statemachine.impl.SimpleStateMachineStorage;
 import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.util.LifeCycle;
 import org.apache.ratis.util.MD5FileUtil;
 
 /**
@@ -54,6 +56,8 @@ public final class FerryStateMachine extends BaseStateMachine {
   private final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
   private final List<Consumer<ClusterState>> listeners = new CopyOnWriteArrayList<>();
   private volatile Applied current = new Applied(ClusterState.EMPTY, null);
+  private final ConcurrentSkipListMap<Long, CompletableFuture<Void>> appliedWaiters =
+      new ConcurrentSkipListMap<>();
 
   /** The state as last applied on this peer. */
   public ClusterState state() {
@@ -62,6 +66,32 @@ public final class FerryStateMachine extends BaseStateMachine {
 
   public Applied applied() {
     return current;
+  }
+
+  /**
+   * Completes once this peer has applied the log up to {@code index} (read-your-writes for a
+   * command proposed through another peer).
+   */
+  public CompletableFuture<Void> whenApplied(long index) {
+    if (appliedIndex() >= index) {
+      return CompletableFuture.completedFuture(null);
+    }
+    CompletableFuture<Void> f = appliedWaiters.computeIfAbsent(index, k -> new CompletableFuture<>());
+    if (appliedIndex() >= index) { // applied between the check and the insert
+      completeWaiters(appliedIndex());
+    }
+    return f;
+  }
+
+  private long appliedIndex() {
+    TermIndex ti = current.termIndex();
+    return ti == null ? -1 : ti.getIndex();
+  }
+
+  private void completeWaiters(long upTo) {
+    var done = appliedWaiters.headMap(upTo, true);
+    done.values().forEach(f -> f.complete(null));
+    done.clear();
   }
 
   /** Registers a listener and calls it at once with the current state. */
@@ -75,13 +105,27 @@ public final class FerryStateMachine extends BaseStateMachine {
       throws IOException {
     super.initialize(server, groupId, raftStorage);
     storage.init(raftStorage);
-    loadLatestSnapshot(storage.getLatestSnapshot());
+    getLifeCycle().startAndTransition(() -> loadLatestSnapshot(storage.getLatestSnapshot()),
+        IOException.class);
   }
 
+  /** Ratis pauses the state machine before installing a snapshot sent by the leader. */
+  @Override
+  public void pause() {
+    if (getLifeCycleState() == LifeCycle.State.RUNNING) {
+      getLifeCycle().transition(LifeCycle.State.PAUSING);
+      getLifeCycle().transition(LifeCycle.State.PAUSED);
+    }
+  }
+
+  /** Called after a snapshot from the leader was installed: load it and run again. */
   @Override
   public void reinitialize() throws IOException {
-    // called after a snapshot was installed from the leader
     loadLatestSnapshot(storage.loadLatestSnapshot());
+    if (getLifeCycleState() == LifeCycle.State.PAUSED) {
+      getLifeCycle().transition(LifeCycle.State.STARTING);
+      getLifeCycle().transition(LifeCycle.State.RUNNING);
+    }
   }
 
   private void loadLatestSnapshot(SingleFileSnapshotInfo snapshot) throws IOException {
@@ -97,6 +141,7 @@ public final class FerryStateMachine extends BaseStateMachine {
     }
     current = new Applied(contents.state(), ti);
     setLastAppliedTermIndex(ti);
+    completeWaiters(ti.getIndex());
     LOG.info("loaded snapshot {} (assignment version {})", file,
         contents.state().assignmentVersion());
     publish(contents.state());
@@ -150,6 +195,7 @@ public final class FerryStateMachine extends BaseStateMachine {
     }
     current = new Applied(after, ti);
     updateLastAppliedTermIndex(ti.getTerm(), ti.getIndex());
+    completeWaiters(ti.getIndex());
     if (after != before) {
       publish(after);
     }

@@ -1,0 +1,160 @@
+package dev.ferry.client;
+
+import com.google.common.net.HostAndPort;
+import dev.ferry.proto.admin.AddRaftPeerReply;
+import dev.ferry.proto.admin.AddRaftPeerRequest;
+import dev.ferry.proto.admin.AdminGrpc;
+import dev.ferry.proto.admin.CommandReply;
+import dev.ferry.proto.admin.CreateVolumeRequest;
+import dev.ferry.proto.admin.DeleteVolumeRequest;
+import dev.ferry.proto.admin.GetAssignmentReply;
+import dev.ferry.proto.admin.GetAssignmentRequest;
+import dev.ferry.proto.admin.GetClusterStateRequest;
+import dev.ferry.proto.admin.ListVolumesReply;
+import dev.ferry.proto.admin.ListVolumesRequest;
+import dev.ferry.proto.admin.MemberRequest;
+import dev.ferry.proto.admin.StatusReply;
+import dev.ferry.proto.admin.StatusRequest;
+import dev.ferry.proto.control.ClusterStateSnapshot;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+/**
+ * Admin calls against a Ferry cluster given any list of its nodes. A call goes to the node that
+ * answered last; when a node is unreachable ({@code UNAVAILABLE}) the next one is tried. Any node
+ * can answer: followers forward commands to the Raft leader.
+ *
+ * <p>Thread-safe.
+ */
+public final class AdminClient implements AutoCloseable {
+  private final List<HostAndPort> addresses;
+  private final List<ManagedChannel> channels = new ArrayList<>();
+  private final Duration deadline;
+  private volatile int preferred;
+
+  public AdminClient(List<HostAndPort> addresses, Duration deadline) {
+    if (addresses.isEmpty()) {
+      throw new IllegalArgumentException("no node address given");
+    }
+    this.addresses = List.copyOf(addresses);
+    this.deadline = deadline;
+    for (HostAndPort a : addresses) {
+      channels.add(NettyChannelBuilder.forAddress(a.getHost(), a.getPort()).usePlaintext().build());
+    }
+  }
+
+  /** Parses {@code HOST:PORT[,HOST:PORT...]}. */
+  public static List<HostAndPort> parseAddresses(String list) {
+    List<HostAndPort> out = new ArrayList<>();
+    for (String part : list.split(",")) {
+      if (part.isBlank()) {
+        continue;
+      }
+      HostAndPort hp;
+      try {
+        hp = HostAndPort.fromString(part.trim());
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("'" + part.trim() + "' is not HOST:PORT");
+      }
+      if (!hp.hasPort()) {
+        throw new IllegalArgumentException("'" + part.trim() + "' has no port (HOST:PORT)");
+      }
+      out.add(hp);
+    }
+    if (out.isEmpty()) {
+      throw new IllegalArgumentException("no node address given (HOST:PORT[,HOST:PORT...])");
+    }
+    return out;
+  }
+
+  public StatusReply status() {
+    return call(s -> s.status(StatusRequest.getDefaultInstance()));
+  }
+
+  public CommandReply createVolume(String name, long sizeBytes, long regionSizeBytes, String secondary) {
+    return call(s -> s.createVolume(CreateVolumeRequest.newBuilder().setName(name)
+        .setSizeBytes(sizeBytes).setRegionSizeBytes(regionSizeBytes).setSecondary(secondary)
+        .build()));
+  }
+
+  public CommandReply deleteVolume(String name) {
+    return call(s -> s.deleteVolume(DeleteVolumeRequest.newBuilder().setName(name).build()));
+  }
+
+  public ListVolumesReply listVolumes() {
+    return call(s -> s.listVolumes(ListVolumesRequest.getDefaultInstance()));
+  }
+
+  public GetAssignmentReply assignment() {
+    return call(s -> s.getAssignment(GetAssignmentRequest.getDefaultInstance()));
+  }
+
+  public CommandReply drainMember(String id) {
+    return call(s -> s.drainMember(MemberRequest.newBuilder().setId(id).build()));
+  }
+
+  public CommandReply removeMember(String id) {
+    return call(s -> s.removeMember(MemberRequest.newBuilder().setId(id).build()));
+  }
+
+  public AddRaftPeerReply addRaftPeer(String id, String raftAddress) {
+    return call(s -> s.addRaftPeer(
+        AddRaftPeerRequest.newBuilder().setId(id).setRaftAddress(raftAddress).build()));
+  }
+
+  public ClusterStateSnapshot clusterState() {
+    return call(s -> s.getClusterState(GetClusterStateRequest.getDefaultInstance()));
+  }
+
+  /** The state as applied on one particular node (no failover to others). */
+  public ClusterStateSnapshot clusterStateOf(int nodeIndex) {
+    return stub(nodeIndex).getClusterState(GetClusterStateRequest.getDefaultInstance());
+  }
+
+  private AdminGrpc.AdminBlockingStub stub(int i) {
+    return AdminGrpc.newBlockingStub(channels.get(i))
+        .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  private <T> T call(Function<AdminGrpc.AdminBlockingStub, T> rpc) {
+    StatusRuntimeException last = null;
+    int start = preferred;
+    for (int k = 0; k < channels.size(); k++) {
+      int i = (start + k) % channels.size();
+      try {
+        T reply = rpc.apply(stub(i));
+        preferred = i;
+        return reply;
+      } catch (StatusRuntimeException e) {
+        if (e.getStatus().getCode() != Status.Code.UNAVAILABLE) {
+          throw e;
+        }
+        last = e;
+      }
+    }
+    throw new StatusRuntimeException(Status.UNAVAILABLE.withDescription(
+        "no node answered at " + addresses + ": " + last.getStatus().getDescription()));
+  }
+
+  @Override
+  public void close() {
+    for (ManagedChannel c : channels) {
+      c.shutdownNow();
+    }
+    for (ManagedChannel c : channels) {
+      try {
+        c.awaitTermination(2, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,177 @@
+package dev.ferry.node;
+
+import com.google.common.net.HostAndPort;
+import dev.ferry.client.AdminClient;
+import dev.ferry.control.ClusterState;
+import dev.ferry.control.Member;
+import dev.ferry.node.admin.AdminService;
+import dev.ferry.node.config.NodeConfig;
+import dev.ferry.node.coordinator.Coordinator;
+import dev.ferry.node.raft.CommandRejectedException;
+import dev.ferry.node.raft.RaftNode;
+import dev.ferry.proto.control.Command;
+import dev.ferry.proto.control.MemberState;
+import dev.ferry.proto.control.RegisterMember;
+import io.grpc.Server;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+import org.apache.ratis.protocol.RaftPeer;
+
+/**
+ * One Ferry node: the Raft peer of the control plane, the gRPC server (Admin, health,
+ * reflection), the coordinator (active on the leader only) and the registration of this node as
+ * a member.
+ */
+public final class FerryNode implements AutoCloseable {
+  private static final Logger LOG = LogManager.getLogger(FerryNode.class);
+  private static final Duration REGISTER_RETRY = Duration.ofMillis(300);
+
+  private final NodeConfig config;
+  private final RaftNode raft;
+  private final Coordinator coordinator;
+  private final HealthStatusManager health = new HealthStatusManager();
+  private final ScheduledExecutorService registrar =
+      Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "ferry-registrar");
+        t.setDaemon(true);
+        return t;
+      });
+  private final CountDownLatch registered = new CountDownLatch(1);
+  private Server grpc;
+
+  public FerryNode(NodeConfig config) {
+    this.config = config;
+    this.raft = new RaftNode(config);
+    this.coordinator = new Coordinator(raft, config.coordinatorTick());
+  }
+
+  public void start() throws IOException {
+    grpc = NettyServerBuilder
+        .forAddress(new InetSocketAddress(config.listen().getHost(), config.listen().getPort()))
+        .addService(new AdminService(config.id(), raft, config.defaultRegionSize()))
+        .addService(health.getHealthService())
+        .addService(ProtoReflectionServiceV1.newInstance())
+        .build()
+        .start();
+    health.setStatus("", ServingStatus.NOT_SERVING);
+    LOG.info("node {} serving gRPC on {}", config.id(), config.listen());
+
+    boolean joining = !config.join().isBlank() && !raft.hasStorage();
+    raft.start(joining ? List.of() : initialPeers());
+    if (joining) {
+      join();
+    }
+    coordinator.start();
+    registrar.scheduleWithFixedDelay(this::registerIfNeeded, 0, REGISTER_RETRY.toMillis(),
+        TimeUnit.MILLISECONDS);
+  }
+
+  private List<RaftPeer> initialPeers() {
+    List<RaftPeer> peers = new ArrayList<>();
+    config.peers().forEach((id, address) -> peers.add(RaftNode.peer(id, address)));
+    if (peers.isEmpty()) {
+      peers.add(RaftNode.peer(config.id(), config.raftListen()));
+    } else if (!config.peers().containsKey(config.id())) {
+      throw new IllegalArgumentException("cluster.peers does not list this node's id '"
+          + config.id() + "'");
+    }
+    return peers;
+  }
+
+  /** Asks a running member to add this node's Raft peer to the configuration. */
+  private void join() throws IOException {
+    LOG.info("joining the cluster through {}", config.join());
+    try (AdminClient admin = new AdminClient(AdminClient.parseAddresses(config.join()),
+        Duration.ofSeconds(60))) {
+      admin.addRaftPeer(config.id(), config.raftListen().toString());
+    } catch (RuntimeException e) {
+      throw new IOException("cannot join through " + config.join() + ": " + e.getMessage(), e);
+    }
+    LOG.info("added to the Raft configuration");
+  }
+
+  /** Registers this node as a member until the replicated state shows it (retries quietly). */
+  private void registerIfNeeded() {
+    ClusterState s = raft.state();
+    Member me = s.members().get(config.id());
+    String address = config.listen().toString();
+    if (me != null && me.address().equals(address)
+        && (me.state() == MemberState.JOINING || me.state() == MemberState.ACTIVE)) {
+      if (me.state() == MemberState.ACTIVE) {
+        health.setStatus("", ServingStatus.SERVING);
+        registered.countDown();
+        registrar.shutdown();
+      }
+      return;
+    }
+    long incarnation = me == null ? 1 : me.incarnation() + (me.state() == MemberState.FAILED ? 1 : 0);
+    Command register = Command.newBuilder().setRegisterMember(RegisterMember.newBuilder()
+        .setId(config.id()).setAddress(address).setIncarnation(incarnation)).build();
+    try {
+      raft.submit(register).get(5, TimeUnit.SECONDS);
+      LOG.info("registered as member {} (incarnation {})", config.id(), incarnation);
+    } catch (java.util.concurrent.ExecutionException e) {
+      Throwable cause = e.getCause() instanceof java.util.concurrent.CompletionException c
+          && c.getCause() != null ? c.getCause() : e.getCause();
+      if (cause instanceof CommandRejectedException r) {
+        LOG.error("registration rejected: {}", r.getMessage());
+      } else {
+        LOG.debug("registration not done yet: {}", String.valueOf(cause));
+      }
+    } catch (java.util.concurrent.TimeoutException e) {
+      LOG.debug("registration not done yet: timed out");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  public RaftNode raft() {
+    return raft;
+  }
+
+  public HostAndPort listenAddress() {
+    return config.listen();
+  }
+
+  /** Blocks until the JVM shuts down (the shutdown hook closes the node). */
+  public void awaitTermination() throws InterruptedException {
+    grpc.awaitTermination();
+  }
+
+  @Override
+  public void close() {
+    LOG.info("node {} stopping", config.id());
+    registrar.shutdownNow();
+    coordinator.close();
+    health.enterTerminalState();
+    if (grpc != null) {
+      grpc.shutdown();
+      try {
+        if (!grpc.awaitTermination(5, TimeUnit.SECONDS)) {
+          grpc.shutdownNow();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        grpc.shutdownNow();
+      }
+    }
+    try {
+      raft.close();
+    } catch (IOException e) {
+      LOG.warn("closing the Raft peer", e);
+    }
+  }
+}

@@ -1,0 +1,178 @@
+package dev.ferry.node.admin;
+
+import dev.ferry.control.ClusterState;
+import dev.ferry.control.ClusterStateCodec;
+import dev.ferry.node.raft.CommandRejectedException;
+import dev.ferry.node.raft.RaftNode;
+import dev.ferry.proto.admin.AddRaftPeerReply;
+import dev.ferry.proto.admin.AddRaftPeerRequest;
+import dev.ferry.proto.admin.AdminGrpc;
+import dev.ferry.proto.admin.CommandReply;
+import dev.ferry.proto.admin.CreateVolumeRequest;
+import dev.ferry.proto.admin.DeleteVolumeRequest;
+import dev.ferry.proto.admin.GetAssignmentReply;
+import dev.ferry.proto.admin.GetAssignmentRequest;
+import dev.ferry.proto.admin.GetClusterStateRequest;
+import dev.ferry.proto.admin.ListVolumesReply;
+import dev.ferry.proto.admin.ListVolumesRequest;
+import dev.ferry.proto.admin.MemberRequest;
+import dev.ferry.proto.admin.RaftPeerInfo;
+import dev.ferry.proto.admin.StatusReply;
+import dev.ferry.proto.admin.StatusRequest;
+import dev.ferry.proto.control.ClusterStateSnapshot;
+import dev.ferry.proto.control.Command;
+import dev.ferry.proto.control.CommandResult;
+import dev.ferry.proto.control.CreateVolume;
+import dev.ferry.proto.control.DeleteVolume;
+import dev.ferry.proto.control.Drain;
+import dev.ferry.proto.control.Remove;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.util.List;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+import org.apache.ratis.protocol.RaftPeer;
+
+/**
+ * The Admin gRPC service. Reads come from this node's applied state; commands go through Raft
+ * (the Raft client reaches the leader from any node), and the reply waits until this node has
+ * applied the command too, so a read right after a write on the same node sees it.
+ */
+public final class AdminService extends AdminGrpc.AdminImplBase {
+  private static final Logger LOG = LogManager.getLogger(AdminService.class);
+  private static final long APPLY_WAIT_SECONDS = 10;
+
+  private final String nodeId;
+  private final RaftNode raft;
+  private final long defaultRegionSize;
+
+  public AdminService(String nodeId, RaftNode raft, long defaultRegionSize) {
+    this.nodeId = nodeId;
+    this.raft = raft;
+    this.defaultRegionSize = defaultRegionSize;
+  }
+
+  @Override
+  public void status(StatusRequest request, StreamObserver<StatusReply> out) {
+    ClusterState s = raft.state();
+    StatusReply.Builder b = StatusReply.newBuilder()
+        .setLeader(raft.leaderId().orElse(""))
+        .setAnsweredBy(nodeId)
+        .setAssignmentVersion(s.assignmentVersion())
+        .setOpenEpoch(s.openEpoch())
+        .setConsistentEpoch(s.consistentEpoch())
+        .setAppliedIndex(raft.appliedIndex());
+    ClusterStateSnapshot proto = ClusterStateCodec.toProto(s);
+    b.addAllMembers(proto.getMembersList());
+    s.volumes().keySet().forEach(b::addVolumes);
+    b.addAllRaftPeers(peerInfos(raft.raftPeers()));
+    reply(out, b.build());
+  }
+
+  @Override
+  public void listVolumes(ListVolumesRequest request, StreamObserver<ListVolumesReply> out) {
+    reply(out, ListVolumesReply.newBuilder()
+        .addAllVolumes(ClusterStateCodec.toProto(raft.state()).getVolumesList()).build());
+  }
+
+  @Override
+  public void getAssignment(GetAssignmentRequest request, StreamObserver<GetAssignmentReply> out) {
+    ClusterState s = raft.state();
+    reply(out, GetAssignmentReply.newBuilder().setAssignmentVersion(s.assignmentVersion())
+        .addAllPlacements(ClusterStateCodec.placements(s)).build());
+  }
+
+  @Override
+  public void getClusterState(GetClusterStateRequest request, StreamObserver<ClusterStateSnapshot> out) {
+    reply(out, ClusterStateCodec.toProto(raft.state()));
+  }
+
+  @Override
+  public void createVolume(CreateVolumeRequest r, StreamObserver<CommandReply> out) {
+    long regionSize = r.getRegionSizeBytes() == 0 ? defaultRegionSize : r.getRegionSizeBytes();
+    submit(Command.newBuilder().setCreateVolume(CreateVolume.newBuilder().setName(r.getName())
+        .setSizeBytes(r.getSizeBytes()).setRegionSizeBytes(regionSize)
+        .setSecondary(r.getSecondary())).build(), out);
+  }
+
+  @Override
+  public void deleteVolume(DeleteVolumeRequest r, StreamObserver<CommandReply> out) {
+    submit(Command.newBuilder().setDeleteVolume(DeleteVolume.newBuilder().setName(r.getName()))
+        .build(), out);
+  }
+
+  @Override
+  public void drainMember(MemberRequest r, StreamObserver<CommandReply> out) {
+    submit(Command.newBuilder().setDrain(Drain.newBuilder().setId(r.getId())).build(), out);
+  }
+
+  @Override
+  public void removeMember(MemberRequest r, StreamObserver<CommandReply> out) {
+    submit(Command.newBuilder().setRemove(Remove.newBuilder().setId(r.getId())).build(), out);
+  }
+
+  @Override
+  public void addRaftPeer(AddRaftPeerRequest r, StreamObserver<AddRaftPeerReply> out) {
+    try {
+      List<RaftPeer> peers = raft.addPeer(RaftNode.peer(r.getId(),
+          com.google.common.net.HostAndPort.fromString(r.getRaftAddress())));
+      reply(out, AddRaftPeerReply.newBuilder().addAllRaftPeers(peerInfos(peers)).build());
+    } catch (IOException | IllegalArgumentException e) {
+      LOG.warn("adding Raft peer {} at {} failed", r.getId(), r.getRaftAddress(), e);
+      out.onError(Status.UNAVAILABLE.withDescription("adding Raft peer " + r.getId()
+          + " failed: " + e.getMessage()).asRuntimeException());
+    }
+  }
+
+  private void submit(Command command, StreamObserver<CommandReply> out) {
+    raft.submit(command)
+        .thenCompose(result -> raft.stateMachine().whenApplied(result.getLogIndex())
+            .orTimeout(APPLY_WAIT_SECONDS, TimeUnit.SECONDS)
+            .thenApply(ignored -> result))
+        .whenComplete((CommandResult result, Throwable error) -> {
+          if (error == null) {
+            reply(out, CommandReply.newBuilder()
+                .setAssignmentVersion(result.getAssignmentVersion())
+                .setLogIndex(result.getLogIndex()).build());
+          } else {
+            out.onError(toStatus(error));
+          }
+        });
+  }
+
+  /** Maps a state-machine rejection to a gRPC status carrying its reason verbatim. */
+  static StatusRuntimeException toStatus(Throwable error) {
+    Throwable e = error instanceof CompletionException && error.getCause() != null
+        ? error.getCause() : error;
+    if (e instanceof CommandRejectedException r) {
+      Status status = switch (r.code()) {
+        case INVALID -> Status.INVALID_ARGUMENT;
+        case NOT_FOUND -> Status.NOT_FOUND;
+        case ALREADY_EXISTS -> Status.ALREADY_EXISTS;
+        default -> Status.FAILED_PRECONDITION;
+      };
+      return status.withDescription(r.getMessage()).asRuntimeException();
+    }
+    if (e instanceof java.util.concurrent.TimeoutException) {
+      return Status.DEADLINE_EXCEEDED.withDescription(
+          "the command committed but this node has not applied it yet").asRuntimeException();
+    }
+    LOG.warn("command failed", e);
+    return Status.UNAVAILABLE.withDescription("no Raft leader could take the command: "
+        + e.getMessage()).asRuntimeException();
+  }
+
+  private static List<RaftPeerInfo> peerInfos(List<RaftPeer> peers) {
+    return peers.stream().map(p -> RaftPeerInfo.newBuilder().setId(p.getId().toString())
+        .setAddress(p.getAddress()).build()).toList();
+  }
+
+  private static <T> void reply(StreamObserver<T> out, T value) {
+    out.onNext(value);
+    out.onCompleted();
+  }
+}

@@ -1,0 +1,304 @@
+package dev.ferry.node.cli;
+
+import dev.ferry.client.AdminClient;
+import dev.ferry.node.config.Units;
+import dev.ferry.proto.admin.CommandReply;
+import dev.ferry.proto.admin.GetAssignmentReply;
+import dev.ferry.proto.admin.StatusReply;
+import dev.ferry.proto.control.Member;
+import dev.ferry.proto.control.PortionPlacement;
+import dev.ferry.proto.control.Volume;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/** {@code ferry admin --cluster HOST:PORT[,...] ...}: cluster administration from any node. */
+@Command(name = "admin", mixinStandardHelpOptions = true,
+    description = "Administer a running cluster through any of its nodes.",
+    subcommands = {
+      AdminCommand.StatusCmd.class,
+      AdminCommand.VolumeCmd.class,
+      AdminCommand.AssignmentCmd.class,
+      AdminCommand.MemberCmd.class
+    })
+final class AdminCommand {
+  @Option(names = "--cluster", required = true, paramLabel = "HOST:PORT[,HOST:PORT...]",
+      description = "any nodes of the cluster (their node.listen); the first that answers is used")
+  String cluster;
+
+  @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "15s",
+      description = "deadline of each call (default: ${DEFAULT-VALUE})")
+  String timeout;
+
+  AdminClient client() {
+    return new AdminClient(AdminClient.parseAddresses(cluster), Units.parseDuration(timeout));
+  }
+
+  @Command(name = "status", mixinStandardHelpOptions = true,
+      description = "Leader, members, assignment version, volumes, epochs.")
+  static final class StatusCmd implements Callable<Integer> {
+    @ParentCommand AdminCommand admin;
+    @Spec CommandSpec spec;
+
+    @Option(names = "--json", description = "print one JSON object")
+    boolean json;
+
+    @Override
+    public Integer call() {
+      try (AdminClient c = admin.client()) {
+        StatusReply s = c.status();
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+          out.println(Json.GSON.toJson(statusJson(s)));
+        } else {
+          out.printf("leader %s (answered by %s), assignment version %d, open epoch %d, "
+              + "applied epoch %d%n", s.getLeader().isEmpty() ? "(none)" : s.getLeader(),
+              s.getAnsweredBy(), s.getAssignmentVersion(), s.getOpenEpoch(),
+              s.getConsistentEpoch());
+          out.printf("%-12s %-9s %-22s %s%n", "MEMBER", "STATE", "ADDRESS", "INCARNATION");
+          for (Member m : s.getMembersList()) {
+            out.printf("%-12s %-9s %-22s %d%n", m.getId(), m.getState(), m.getAddress(),
+                m.getIncarnation());
+          }
+          out.println("volumes: " + (s.getVolumesCount() == 0 ? "(none)"
+              : String.join(", ", s.getVolumesList())));
+        }
+        out.flush();
+        return 0;
+      }
+    }
+
+    static Map<String, Object> statusJson(StatusReply s) {
+      Map<String, Object> o = new LinkedHashMap<>();
+      o.put("leader", s.getLeader());
+      o.put("answeredBy", s.getAnsweredBy());
+      List<Map<String, Object>> members = new ArrayList<>();
+      for (Member m : s.getMembersList()) {
+        Map<String, Object> mo = new LinkedHashMap<>();
+        mo.put("id", m.getId());
+        mo.put("state", m.getState().name());
+        mo.put("address", m.getAddress());
+        mo.put("incarnation", m.getIncarnation());
+        members.add(mo);
+      }
+      o.put("members", members);
+      o.put("assignmentVersion", s.getAssignmentVersion());
+      o.put("volumes", s.getVolumesList());
+      o.put("openEpoch", s.getOpenEpoch());
+      o.put("appliedEpoch", s.getConsistentEpoch());
+      List<Map<String, Object>> peers = new ArrayList<>();
+      s.getRaftPeersList().forEach(p -> {
+        Map<String, Object> po = new LinkedHashMap<>();
+        po.put("id", p.getId());
+        po.put("address", p.getAddress());
+        peers.add(po);
+      });
+      o.put("raftPeers", peers);
+      return o;
+    }
+  }
+
+  @Command(name = "volume", mixinStandardHelpOptions = true, description = "Create, list, delete volumes.",
+      subcommands = {VolumeCmd.Create.class, VolumeCmd.ListVolumes.class, VolumeCmd.Delete.class})
+  static final class VolumeCmd {
+    @ParentCommand AdminCommand admin;
+
+    @Command(name = "create", mixinStandardHelpOptions = true, description = "Create a volume.")
+    static final class Create implements Callable<Integer> {
+      @ParentCommand VolumeCmd volume;
+      @Spec CommandSpec spec;
+
+      @Parameters(index = "0", paramLabel = "NAME") String name;
+
+      @Option(names = "--size", required = true, paramLabel = "SIZE",
+          converter = SizeConverter.class, description = "volume size, e.g. 10GiB")
+      long size;
+
+      @Option(names = "--region-size", paramLabel = "SIZE", converter = SizeConverter.class,
+          description = "portion size (default: the node's volume.default.region.size)")
+      long regionSize;
+
+      @Option(names = "--secondary", paramLabel = "HOST:PORT", defaultValue = "",
+          description = "the secondary site that receives this volume")
+      String secondary;
+
+      @Override
+      public Integer call() {
+        if (size <= 0) {
+          throw new IllegalArgumentException("--size must be positive, got " + size + " bytes");
+        }
+        if (regionSize < 0) {
+          throw new IllegalArgumentException("--region-size must be positive, got " + regionSize
+              + " bytes");
+        }
+        try (AdminClient c = volume.admin.client()) {
+          CommandReply r = c.createVolume(name, size, regionSize, secondary);
+          spec.commandLine().getOut().printf("created volume %s (%s), assignment version %d%n",
+              name, Units.formatSize(size), r.getAssignmentVersion());
+          spec.commandLine().getOut().flush();
+          return 0;
+        }
+      }
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "List volumes.")
+    static final class ListVolumes implements Callable<Integer> {
+      @ParentCommand VolumeCmd volume;
+      @Spec CommandSpec spec;
+
+      @Option(names = "--json", description = "print a JSON list") boolean json;
+
+      @Override
+      public Integer call() {
+        try (AdminClient c = volume.admin.client()) {
+          PrintWriter out = spec.commandLine().getOut();
+          List<Volume> volumes = c.listVolumes().getVolumesList();
+          if (json) {
+            List<Map<String, Object>> list = new ArrayList<>();
+            for (Volume v : volumes) {
+              Map<String, Object> o = new LinkedHashMap<>();
+              o.put("name", v.getName());
+              o.put("sizeBytes", v.getSizeBytes());
+              o.put("regionSizeBytes", v.getRegionSizeBytes());
+              o.put("regions", (v.getSizeBytes() + v.getRegionSizeBytes() - 1) / v.getRegionSizeBytes());
+              o.put("secondary", v.getSecondary());
+              list.add(o);
+            }
+            out.println(Json.GSON.toJson(list));
+          } else {
+            out.printf("%-20s %-10s %-10s %-8s %s%n", "VOLUME", "SIZE", "REGION", "REGIONS", "SECONDARY");
+            for (Volume v : volumes) {
+              out.printf("%-20s %-10s %-10s %-8d %s%n", v.getName(), Units.formatSize(v.getSizeBytes()),
+                  Units.formatSize(v.getRegionSizeBytes()),
+                  (v.getSizeBytes() + v.getRegionSizeBytes() - 1) / v.getRegionSizeBytes(),
+                  v.getSecondary().isEmpty() ? "-" : v.getSecondary());
+            }
+          }
+          out.flush();
+          return 0;
+        }
+      }
+    }
+
+    @Command(name = "delete", mixinStandardHelpOptions = true, description = "Delete a volume.")
+    static final class Delete implements Callable<Integer> {
+      @ParentCommand VolumeCmd volume;
+      @Spec CommandSpec spec;
+
+      @Parameters(index = "0", paramLabel = "NAME") String name;
+
+      @Override
+      public Integer call() {
+        try (AdminClient c = volume.admin.client()) {
+          CommandReply r = c.deleteVolume(name);
+          spec.commandLine().getOut().printf("deleted volume %s, assignment version %d%n", name,
+              r.getAssignmentVersion());
+          spec.commandLine().getOut().flush();
+          return 0;
+        }
+      }
+    }
+  }
+
+  @Command(name = "assignment", mixinStandardHelpOptions = true,
+      description = "Owner and mirror of every portion.")
+  static final class AssignmentCmd implements Callable<Integer> {
+    @ParentCommand AdminCommand admin;
+    @Spec CommandSpec spec;
+
+    @Option(names = "--json", description = "print a JSON list of {volume, region, owner, mirror}")
+    boolean json;
+
+    @Override
+    public Integer call() {
+      try (AdminClient c = admin.client()) {
+        GetAssignmentReply a = c.assignment();
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+          List<Map<String, Object>> list = new ArrayList<>();
+          for (PortionPlacement p : a.getPlacementsList()) {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("volume", p.getVolume());
+            o.put("region", p.getRegion());
+            o.put("owner", p.getOwner());
+            o.put("mirror", p.getMirror());
+            list.add(o);
+          }
+          out.println(Json.GSON.toJson(list));
+        } else {
+          out.printf("assignment version %d, %d portions%n", a.getAssignmentVersion(),
+              a.getPlacementsCount());
+          Map<String, int[]> perMember = new TreeMap<>();
+          for (PortionPlacement p : a.getPlacementsList()) {
+            perMember.computeIfAbsent(p.getOwner(), k -> new int[2])[0]++;
+            if (!p.getMirror().isEmpty()) {
+              perMember.computeIfAbsent(p.getMirror(), k -> new int[2])[1]++;
+            }
+          }
+          out.printf("%-12s %-8s %s%n", "MEMBER", "OWNS", "MIRRORS");
+          perMember.forEach((m, n) -> out.printf("%-12s %-8d %d%n", m, n[0], n[1]));
+          out.printf("%n%-20s %-7s %-12s %s%n", "VOLUME", "REGION", "OWNER", "MIRROR");
+          for (PortionPlacement p : a.getPlacementsList()) {
+            out.printf("%-20s %-7d %-12s %s%n", p.getVolume(), p.getRegion(), p.getOwner(),
+                p.getMirror().isEmpty() ? "-" : p.getMirror());
+          }
+        }
+        out.flush();
+        return 0;
+      }
+    }
+  }
+
+  @Command(name = "member", mixinStandardHelpOptions = true, description = "Drain or remove a member.",
+      subcommands = {MemberCmd.DrainMember.class, MemberCmd.RemoveMember.class})
+  static final class MemberCmd {
+    @ParentCommand AdminCommand admin;
+
+    @Command(name = "drain", mixinStandardHelpOptions = true,
+        description = "Move every portion away from a member.")
+    static final class DrainMember implements Callable<Integer> {
+      @ParentCommand MemberCmd member;
+      @Spec CommandSpec spec;
+      @Parameters(index = "0", paramLabel = "ID") String id;
+
+      @Override
+      public Integer call() {
+        try (AdminClient c = member.admin.client()) {
+          CommandReply r = c.drainMember(id);
+          spec.commandLine().getOut().printf("member %s is DRAINING, assignment version %d%n", id,
+              r.getAssignmentVersion());
+          spec.commandLine().getOut().flush();
+          return 0;
+        }
+      }
+    }
+
+    @Command(name = "remove", mixinStandardHelpOptions = true,
+        description = "Remove a failed, drained or joining member.")
+    static final class RemoveMember implements Callable<Integer> {
+      @ParentCommand MemberCmd member;
+      @Spec CommandSpec spec;
+      @Parameters(index = "0", paramLabel = "ID") String id;
+
+      @Override
+      public Integer call() {
+        try (AdminClient c = member.admin.client()) {
+          c.removeMember(id);
+          spec.commandLine().getOut().printf("member %s is REMOVED%n", id);
+          spec.commandLine().getOut().flush();
+          return 0;
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,166 @@
+package dev.ferry.node.cli;
+
+import dev.ferry.proto.admin.StatusReply;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code ferry cluster up|down|add|start}: a local cluster of node processes. */
+@Command(name = "cluster", mixinStandardHelpOptions = true,
+    description = "Run a local cluster of node processes in the background.",
+    subcommands = {ClusterCommand.Up.class, ClusterCommand.Down.class, ClusterCommand.Add.class,
+        ClusterCommand.Start.class})
+final class ClusterCommand {
+  static final Duration READY_TIMEOUT = Duration.ofSeconds(90);
+
+  @Command(name = "up", mixinStandardHelpOptions = true,
+      description = "Start N nodes, wait until a leader is elected and all are members, write DIR/cluster.json.")
+  static final class Up implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(names = "--nodes", defaultValue = "3", description = "number of nodes, 1-9 (default: ${DEFAULT-VALUE})")
+    int count;
+
+    @Option(names = "--dir", required = true, paramLabel = "DIR") Path dir;
+
+    @Option(names = "--base-port", paramLabel = "P", defaultValue = "" + LocalCluster.DEFAULT_BASE_PORT,
+        description = "node i listens on P+i (gRPC) and P+100+i (Raft) (default: ${DEFAULT-VALUE})")
+    int basePort;
+
+    @Override
+    public Integer call() throws Exception {
+      PrintWriter out = spec.commandLine().getOut();
+      LocalCluster c = up(dir, count, basePort);
+      out.printf("cluster of %d nodes up in %s, leader %s%n", c.nodes.size(), c.dir,
+          c.awaitActive(c.nodes.size(), READY_TIMEOUT).getLeader());
+      for (LocalCluster.Node n : c.nodes) {
+        out.printf("  %s  pid %-8d admin %-16s raft %s%n", n.id(), n.pid(), n.admin(), n.raft());
+      }
+      out.flush();
+      return 0;
+    }
+
+    /** Starts the cluster (or restarts the stopped nodes of an existing one) and waits for it. */
+    static LocalCluster up(Path dir, int count, int basePort) throws IOException, InterruptedException {
+      if (count < 1 || count > 9) {
+        throw new IllegalArgumentException("--nodes must be between 1 and 9, got " + count);
+      }
+      Files.createDirectories(dir);
+      Optional<LocalCluster> existing = LocalCluster.read(dir);
+      LocalCluster c;
+      if (existing.isPresent()) {
+        c = existing.get();
+        if (c.nodes.stream().anyMatch(n -> n.process().isPresent())) {
+          throw new IllegalStateException("a cluster is already running in " + dir
+              + " ('ferry cluster down --dir " + dir + "' first)");
+        }
+      } else {
+        c = new LocalCluster(dir, basePort, List.of());
+        for (int i = 1; i <= count; i++) {
+          c.nodes.add(c.newNode(i));
+        }
+      }
+      String peers = c.nodes.stream().map(n -> n.id() + "=" + n.raft())
+          .collect(Collectors.joining(","));
+      List<LocalCluster.Node> started = new ArrayList<>();
+      try {
+        for (LocalCluster.Node n : c.nodes) {
+          started.add(c.start(n, peers, null));
+        }
+      } finally {
+        c.nodes.clear();
+        c.nodes.addAll(started);
+        c.write();
+      }
+      c.awaitActive(c.nodes.size(), READY_TIMEOUT);
+      return c;
+    }
+  }
+
+  @Command(name = "down", mixinStandardHelpOptions = true,
+      description = "Stop the cluster's nodes: SIGTERM, then SIGKILL after 10 s.")
+  static final class Down implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Option(names = "--dir", required = true, paramLabel = "DIR") Path dir;
+
+    @Override
+    public Integer call() throws Exception {
+      LocalCluster c = LocalCluster.read(dir).orElseThrow(() ->
+          new IllegalArgumentException("no cluster.json in " + dir));
+      PrintWriter out = spec.commandLine().getOut();
+      c.stop(Duration.ofSeconds(10)).forEach(out::println);
+      out.flush();
+      return 0;
+    }
+  }
+
+  @Command(name = "add", mixinStandardHelpOptions = true,
+      description = "Start one more node that joins the running cluster in DIR.")
+  static final class Add implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Option(names = "--dir", required = true, paramLabel = "DIR") Path dir;
+
+    @Override
+    public Integer call() throws Exception {
+      LocalCluster c = LocalCluster.read(dir).orElseThrow(() ->
+          new IllegalArgumentException("no cluster.json in " + dir));
+      String join = c.nodes.stream().filter(n -> n.process().isPresent()).map(LocalCluster.Node::admin)
+          .collect(Collectors.joining(","));
+      if (join.isEmpty()) {
+        throw new IllegalStateException("no node of the cluster in " + dir + " is running");
+      }
+      int next = c.nodes.stream().mapToInt(n -> Integer.parseInt(n.id().substring(1))).max().orElse(0) + 1;
+      LocalCluster.Node n = c.start(c.newNode(next), null, join);
+      c.nodes.add(n);
+      c.write();
+      StatusReply s = c.awaitActive(c.nodes.size(), READY_TIMEOUT);
+      spec.commandLine().getOut().printf("%s joined (pid %d, admin %s), leader %s%n", n.id(),
+          n.pid(), n.admin(), s.getLeader());
+      spec.commandLine().getOut().flush();
+      return 0;
+    }
+  }
+
+  @Command(name = "start", mixinStandardHelpOptions = true,
+      description = "Start a stopped (or killed) node of the cluster in DIR again.")
+  static final class Start implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Option(names = "--dir", required = true, paramLabel = "DIR") Path dir;
+    @Option(names = "--node", required = true, paramLabel = "ID") String id;
+
+    @Override
+    public Integer call() throws Exception {
+      LocalCluster c = LocalCluster.read(dir).orElseThrow(() ->
+          new IllegalArgumentException("no cluster.json in " + dir));
+      int i = -1;
+      for (int k = 0; k < c.nodes.size(); k++) {
+        if (c.nodes.get(k).id().equals(id)) {
+          i = k;
+        }
+      }
+      if (i < 0) {
+        throw new IllegalArgumentException("no node '" + id + "' in " + dir);
+      }
+      if (c.nodes.get(i).process().isPresent()) {
+        throw new IllegalStateException("node " + id + " is already running");
+      }
+      LocalCluster.Node n = c.start(c.nodes.get(i), null, null);
+      c.nodes.set(i, n);
+      c.write();
+      spec.commandLine().getOut().printf("%s started (pid %d)%n", n.id(), n.pid());
+      spec.commandLine().getOut().flush();
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,63 @@
+package dev.ferry.node.cli;
+
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code ferry} command line. Exit code 0 on success; otherwise non-zero with a one-line
+ * reason on stderr. Tables for people, {@code --json} for scripts.
+ */
+@Command(
+    name = "ferry",
+    mixinStandardHelpOptions = true,
+    versionProvider = FerryCli.Version.class,
+    description = "Consistent, scale-out, asynchronous remote replication.",
+    subcommands = {
+      NodeCommand.class,
+      ClusterCommand.class,
+      AdminCommand.class,
+      DemoCommand.class,
+      CommandLine.HelpCommand.class
+    })
+public final class FerryCli {
+  /** Exit code for a failed operation (bad input, rejected command, unreachable cluster). */
+  public static final int FAILED = 1;
+
+  public static void main(String[] args) {
+    // before anything logs: route java.util.logging (Ratis's gRPC) into log4j2, and keep
+    // client commands quiet so their stdout stays clean for scripts
+    if (System.getProperty("java.util.logging.manager") == null) {
+      System.setProperty("java.util.logging.manager", "org.apache.logging.log4j.jul.LogManager");
+    }
+    boolean daemon = args.length > 0 && args[0].equals("node");
+    if (System.getProperty("ferry.log.level") == null) {
+      System.setProperty("ferry.log.level", daemon ? "INFO" : "WARN");
+    }
+    System.exit(commandLine().execute(args));
+  }
+
+  public static CommandLine commandLine() {
+    CommandLine cl = new CommandLine(new FerryCli());
+    cl.setParameterExceptionHandler((e, args) -> {
+      PrintWriter err = e.getCommandLine().getErr();
+      err.println("ferry: " + e.getMessage() + " (see '"
+          + e.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
+      return 2;
+    });
+    cl.setExecutionExceptionHandler((e, command, parseResult) -> {
+      command.getErr().println("ferry: " + Failure.describe(e));
+      return FAILED;
+    });
+    return cl;
+  }
+
+  /** The version from the jar manifest, if there is one. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = FerryCli.class.getPackage().getImplementationVersion();
+      return new String[] {"ferry " + (v == null ? "(development build)" : v)};
+    }
+  }
+}

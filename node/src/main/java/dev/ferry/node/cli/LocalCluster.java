@@ -1,0 +1,238 @@
+package dev.ferry.node.cli;
+
+import com.google.common.net.HostAndPort;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.ferry.client.AdminClient;
+import dev.ferry.proto.admin.StatusReply;
+import dev.ferry.proto.control.MemberState;
+import io.grpc.StatusRuntimeException;
+import java.io.IOException;
+import java.io.Writer;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+
+/**
+ * A cluster of node processes on this machine, described by {@code DIR/cluster.json}:
+ * {@code {"basePort":P,"nodes":[{"id","pid","admin","raft","dir"}, ...]}}. Node {@code i}
+ * (1-based) listens on {@code P+i} (gRPC) and {@code P+100+i} (Raft); its config, storage and log
+ * are under {@code DIR/n<i>/}. The processes outlive the command that started them.
+ */
+final class LocalCluster {
+  static final int DEFAULT_BASE_PORT = 7200;
+  private static final Duration POLL = Duration.ofMillis(200);
+
+  /** One node of the manifest. */
+  record Node(String id, long pid, String admin, String raft, String dir) {
+    HostAndPort adminAddress() {
+      return HostAndPort.fromString(admin);
+    }
+
+    Path configFile() {
+      return Path.of(dir, "ferry.properties");
+    }
+
+    Optional<ProcessHandle> process() {
+      // the pid may have been reused: only a process running this node's config counts
+      return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).filter(p -> p.info()
+          .commandLine().map(c -> c.contains(configFile().toString())).orElse(false));
+    }
+
+    Node withPid(long newPid) {
+      return new Node(id, newPid, admin, raft, dir);
+    }
+  }
+
+  final Path dir;
+  final int basePort;
+  final List<Node> nodes;
+
+  LocalCluster(Path dir, int basePort, List<Node> nodes) {
+    this.dir = dir.toAbsolutePath().normalize();
+    this.basePort = basePort;
+    this.nodes = new ArrayList<>(nodes);
+  }
+
+  static Path manifest(Path dir) {
+    return dir.resolve("cluster.json");
+  }
+
+  static Optional<LocalCluster> read(Path dir) throws IOException {
+    Path file = manifest(dir);
+    if (!Files.exists(file)) {
+      return Optional.empty();
+    }
+    JsonObject o = JsonParser.parseString(Files.readString(file)).getAsJsonObject();
+    List<Node> nodes = new ArrayList<>();
+    o.getAsJsonArray("nodes").forEach(e -> {
+      JsonObject n = e.getAsJsonObject();
+      nodes.add(new Node(n.get("id").getAsString(), n.get("pid").getAsLong(),
+          n.get("admin").getAsString(), n.get("raft").getAsString(), n.get("dir").getAsString()));
+    });
+    int base = o.has("basePort") ? o.get("basePort").getAsInt() : DEFAULT_BASE_PORT;
+    return Optional.of(new LocalCluster(dir, base, nodes));
+  }
+
+  void write() throws IOException {
+    Map<String, Object> o = new LinkedHashMap<>();
+    o.put("basePort", basePort);
+    List<Map<String, Object>> list = new ArrayList<>();
+    for (Node n : nodes) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("id", n.id());
+      m.put("pid", n.pid());
+      m.put("admin", n.admin());
+      m.put("raft", n.raft());
+      m.put("dir", n.dir());
+      list.add(m);
+    }
+    o.put("nodes", list);
+    Path tmp = dir.resolve("cluster.json.tmp");
+    Files.writeString(tmp, Json.GSON.toJson(o) + "\n", StandardCharsets.UTF_8);
+    Files.move(tmp, manifest(dir), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  /** A new node description: the i-th node of a cluster at {@code basePort}. */
+  Node newNode(int i) {
+    return new Node("n" + i, 0, "127.0.0.1:" + (basePort + i), "127.0.0.1:" + (basePort + 100 + i),
+        dir.resolve("n" + i).toString());
+  }
+
+  List<String> adminAddresses() {
+    return nodes.stream().map(Node::admin).toList();
+  }
+
+  /** Writes the node's config file (if it has none yet) and starts its process. */
+  Node start(Node n, String peers, String join) throws IOException {
+    Files.createDirectories(Path.of(n.dir()));
+    if (!Files.exists(n.configFile())) {
+      Properties p = new Properties();
+      p.setProperty("node.id", n.id());
+      p.setProperty("node.dir", Path.of(n.dir(), "data").toString());
+      p.setProperty("node.listen", n.admin());
+      p.setProperty("raft.listen", n.raft());
+      if (peers != null) {
+        p.setProperty("cluster.peers", peers);
+      }
+      if (join != null) {
+        p.setProperty("cluster.join", join);
+      }
+      try (Writer w = Files.newBufferedWriter(n.configFile())) {
+        p.store(w, "written by ferry cluster; see docs/CONFIGURATION.md");
+      }
+    }
+    for (String address : List.of(n.admin(), n.raft())) {
+      checkPortFree(HostAndPort.fromString(address));
+    }
+    List<String> cmd = new ArrayList<>();
+    cmd.add(ProcessHandle.current().info().command().orElse("java"));
+    String opts = System.getenv().getOrDefault("FERRY_NODE_JAVA_OPTS", "-Xmx1g -XX:+UseSerialGC");
+    for (String o : opts.trim().split("\\s+")) {
+      if (!o.isEmpty()) {
+        cmd.add(o);
+      }
+    }
+    cmd.add("-Djava.util.logging.manager=org.apache.logging.log4j.jul.LogManager");
+    cmd.add("-cp");
+    cmd.add(System.getProperty("java.class.path"));
+    cmd.add(FerryCli.class.getName());
+    cmd.add("node");
+    cmd.add("--config");
+    cmd.add(n.configFile().toString());
+    Path log = Path.of(n.dir(), "node.log");
+    Process p = new ProcessBuilder(cmd)
+        .redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+        .start();
+    return n.withPid(p.pid());
+  }
+
+  private static void checkPortFree(HostAndPort address) throws IOException {
+    try (ServerSocket s = new ServerSocket()) {
+      s.setReuseAddress(true);
+      s.bind(new InetSocketAddress(address.getHost(), address.getPort()));
+    } catch (IOException e) {
+      throw new IOException("port " + address + " is in use (choose another --base-port)");
+    }
+  }
+
+  /**
+   * Waits until a leader is elected and {@code expectedActive} members are ACTIVE, as seen by
+   * any node; returns that status.
+   */
+  StatusReply awaitActive(int expectedActive, Duration timeout) throws IOException, InterruptedException {
+    Instant deadline = Instant.now().plus(timeout);
+    String last = "no node answered";
+    try (AdminClient c = new AdminClient(
+        adminAddresses().stream().map(HostAndPort::fromString).toList(), Duration.ofSeconds(2))) {
+      while (Instant.now().isBefore(deadline)) {
+        for (Node n : nodes) {
+          if (n.process().isEmpty()) {
+            throw new IOException("node " + n.id() + " exited; see " + Path.of(n.dir(), "node.log"));
+          }
+        }
+        try {
+          StatusReply s = c.status();
+          long active = s.getMembersList().stream()
+              .filter(m -> m.getState() == MemberState.ACTIVE).count();
+          if (!s.getLeader().isEmpty() && active >= expectedActive) {
+            return s;
+          }
+          last = "leader '" + s.getLeader() + "', " + active + " of " + expectedActive + " members active";
+        } catch (StatusRuntimeException e) {
+          last = e.getStatus().getDescription();
+        }
+        Thread.sleep(POLL.toMillis()); // a CLI poll, not a test: nothing to subscribe to
+      }
+    }
+    throw new IOException("cluster in " + dir + " not ready after " + timeout.toSeconds() + " s ("
+        + last + "); see the node.log files there");
+  }
+
+  /** SIGTERM to every running node, SIGKILL to those still running after {@code grace}. */
+  List<String> stop(Duration grace) {
+    Map<Node, ProcessHandle> running = new LinkedHashMap<>();
+    for (Node n : nodes) {
+      n.process().ifPresent(p -> {
+        p.destroy();
+        running.put(n, p);
+      });
+    }
+    Instant deadline = Instant.now().plus(grace);
+    List<String> report = new ArrayList<>();
+    for (Node n : nodes) {
+      ProcessHandle p = running.get(n);
+      if (p == null) {
+        report.add(n.id() + " was not running");
+        continue;
+      }
+      long left = Math.max(0, Duration.between(Instant.now(), deadline).toMillis());
+      try {
+        p.onExit().get(left, java.util.concurrent.TimeUnit.MILLISECONDS);
+        report.add(n.id() + " (pid " + n.pid() + ") stopped");
+      } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+        p.destroyForcibly();
+        report.add(n.id() + " (pid " + n.pid() + ") killed: still running " + grace.toSeconds()
+            + " s after SIGTERM");
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        p.destroyForcibly();
+        report.add(n.id() + " (pid " + n.pid() + ") killed: interrupted");
+      }
+    }
+    return report;
+  }
+}

@@ -1,0 +1,158 @@
+package dev.ferry.node.config;
+
+import com.google.common.collect.ImmutableMap;
+import com.google.common.net.HostAndPort;
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+
+/**
+ * A node's configuration: a properties file plus command-line overrides. Every key, its default
+ * and its meaning are in {@link #KEYS} (and docs/CONFIGURATION.md); unknown keys are an error, so
+ * a typo never silently falls back to a default.
+ */
+public record NodeConfig(
+    String id,
+    Path dir,
+    HostAndPort listen,
+    HostAndPort raftListen,
+    String clusterName,
+    ImmutableMap<String, HostAndPort> peers,
+    String join,
+    Duration electionTimeoutMin,
+    Duration electionTimeoutMax,
+    long snapshotEvery,
+    Duration coordinatorTick,
+    long defaultRegionSize) {
+
+  /** Key → {default, documentation}. The defaults run a local single-node cluster unedited. */
+  public static final ImmutableMap<String, String[]> KEYS =
+      ImmutableMap.<String, String[]>builder()
+          .put("node.id", new String[] {"n1", "this member's id: 1-64 of [A-Za-z0-9._-]"})
+          .put("node.dir", new String[] {"data/${node.id}",
+              "storage directory (Raft log, snapshots); relative paths are relative to the config file"})
+          .put("node.listen", new String[] {"127.0.0.1:7201",
+              "host:port of the node's gRPC server (Admin, health, reflection; the data path later)"})
+          .put("raft.listen", new String[] {"127.0.0.1:7301", "host:port of the node's Raft peer"})
+          .put("cluster.name", new String[] {"ferry", "cluster name; the Raft group id derives from it"})
+          .put("cluster.peers", new String[] {"",
+              "initial Raft peers as id=host:port,... (their raft.listen); empty = this node alone"})
+          .put("cluster.join", new String[] {"",
+              "host:port of any member's node.listen: join that running cluster instead of forming one"})
+          .put("raft.election.timeout.min", new String[] {"600ms", "Raft election timeout, lower bound"})
+          .put("raft.election.timeout.max", new String[] {"1200ms", "Raft election timeout, upper bound"})
+          .put("raft.snapshot.every", new String[] {"10000",
+              "take a control-state snapshot every this many Raft log entries"})
+          .put("coordinator.tick", new String[] {"200ms",
+              "how often the leader's coordinator looks for work (joining members, balance)"})
+          .put("volume.default.region.size", new String[] {"64MiB",
+              "region (portion) size of volumes created without --region-size"})
+          .build();
+
+  public static NodeConfig load(Path file, Map<String, String> overrides) throws IOException {
+    Properties props = new Properties();
+    if (file != null) {
+      try (Reader r = Files.newBufferedReader(file)) {
+        props.load(r);
+      }
+    }
+    Map<String, String> values = new LinkedHashMap<>();
+    props.stringPropertyNames().forEach(k -> values.put(k, props.getProperty(k).trim()));
+    values.putAll(overrides);
+    Path base = file == null ? Path.of("") : file.toAbsolutePath().getParent();
+    return fromMap(values, base);
+  }
+
+  /**
+   * Builds a config from key/value pairs, filling defaults.
+   *
+   * @throws IllegalArgumentException naming the key when a key is unknown or a value is invalid
+   */
+  public static NodeConfig fromMap(Map<String, String> given, Path base) {
+    for (String k : given.keySet()) {
+      if (!KEYS.containsKey(k)) {
+        throw new IllegalArgumentException("unknown configuration key '" + k + "'; known keys: "
+            + String.join(", ", new TreeMap<>(KEYS).keySet()));
+      }
+    }
+    Map<String, String> v = new LinkedHashMap<>();
+    KEYS.forEach((k, d) -> v.put(k, given.getOrDefault(k, d[0])));
+    String id = v.get("node.id");
+    if (!dev.ferry.control.ClusterTransitions.NAME.matcher(id).matches()) {
+      throw new IllegalArgumentException("node.id '" + id + "' is not valid: use 1-64 of [A-Za-z0-9._-]");
+    }
+    Path dir = base.resolve(v.get("node.dir").replace("${node.id}", id)).normalize();
+    ImmutableMap.Builder<String, HostAndPort> peers = ImmutableMap.builder();
+    String peerList = v.get("cluster.peers");
+    if (!peerList.isBlank()) {
+      for (String entry : peerList.split(",")) {
+        String[] kv = entry.trim().split("=", 2);
+        if (kv.length != 2) {
+          throw new IllegalArgumentException("cluster.peers entry '" + entry.trim()
+              + "' is not id=host:port");
+        }
+        peers.put(kv[0].trim(), address("cluster.peers (" + kv[0].trim() + ")", kv[1].trim()));
+      }
+    }
+    Duration min = duration(v, "raft.election.timeout.min");
+    Duration max = duration(v, "raft.election.timeout.max");
+    if (max.compareTo(min) <= 0) {
+      throw new IllegalArgumentException("raft.election.timeout.max (" + v.get("raft.election.timeout.max")
+          + ") must be larger than raft.election.timeout.min (" + v.get("raft.election.timeout.min") + ")");
+    }
+    long snapshotEvery;
+    try {
+      snapshotEvery = Long.parseLong(v.get("raft.snapshot.every"));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("raft.snapshot.every: '" + v.get("raft.snapshot.every")
+          + "' is not a whole number");
+    }
+    if (snapshotEvery < 1) {
+      throw new IllegalArgumentException("raft.snapshot.every must be at least 1");
+    }
+    long regionSize;
+    try {
+      regionSize = Units.parseSize(v.get("volume.default.region.size"));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("volume.default.region.size: " + e.getMessage());
+    }
+    if (regionSize <= 0) {
+      throw new IllegalArgumentException("volume.default.region.size must be positive");
+    }
+    String join = v.get("cluster.join");
+    if (!join.isBlank()) {
+      for (String a : join.split(",")) {
+        address("cluster.join", a.trim());
+      }
+    }
+    return new NodeConfig(id, dir, address("node.listen", v.get("node.listen")),
+        address("raft.listen", v.get("raft.listen")), v.get("cluster.name"), peers.buildOrThrow(),
+        join, min, max, snapshotEvery, duration(v, "coordinator.tick"), regionSize);
+  }
+
+  private static Duration duration(Map<String, String> v, String key) {
+    try {
+      return Units.parseDuration(v.get(key));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(key + ": " + e.getMessage());
+    }
+  }
+
+  private static HostAndPort address(String key, String text) {
+    try {
+      HostAndPort hp = HostAndPort.fromString(text);
+      if (!hp.hasPort() || hp.getHost().isEmpty()) {
+        throw new IllegalArgumentException("missing host or port");
+      }
+      return hp;
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(key + ": '" + text + "' is not host:port");
+    }
+  }
+}

@@ -1,0 +1,106 @@
+package dev.ferry.node.coordinator;
+
+import dev.ferry.control.AssignmentPolicy;
+import dev.ferry.control.ClusterState;
+import dev.ferry.control.Member;
+import dev.ferry.node.raft.CommandRejectedException;
+import dev.ferry.node.raft.RaftNode;
+import dev.ferry.proto.control.Command;
+import dev.ferry.proto.control.MemberState;
+import dev.ferry.proto.control.PortionPlacement;
+import dev.ferry.proto.control.ReassignPortions;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+/**
+ * The cluster's coordinator: active only while this node is the ready Raft leader, and it
+ * follows leadership changes by checking on every tick. Everything it decides goes through Raft
+ * first, so a new leader resumes from the replicated state alone.
+ *
+ * <p>Today it folds JOINING members into the assignment and keeps the assignment balanced; the
+ * epoch barrier and failure handling come next.
+ *
+ * <p>Threading: all work runs on its own single scheduler thread; nothing else touches its
+ * fields.
+ */
+public final class Coordinator implements AutoCloseable {
+  private static final Logger LOG = LogManager.getLogger(Coordinator.class);
+
+  private final RaftNode raft;
+  private final Duration tick;
+  private final ScheduledExecutorService thread =
+      Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "ferry-coordinator");
+        t.setDaemon(true);
+        return t;
+      });
+  private boolean active;
+
+  public Coordinator(RaftNode raft, Duration tick) {
+    this.raft = raft;
+    this.tick = tick;
+  }
+
+  public void start() {
+    thread.scheduleWithFixedDelay(this::tickSafely, 0, tick.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  private void tickSafely() {
+    try {
+      tick();
+    } catch (RuntimeException e) {
+      LOG.warn("coordinator tick failed; retrying next tick", e);
+    }
+  }
+
+  private void tick() {
+    boolean leader = raft.isReadyLeader();
+    if (leader != active) {
+      active = leader;
+      LOG.info(leader ? "coordinator active: this node leads" : "coordinator idle: not the leader");
+    }
+    if (!leader) {
+      return;
+    }
+    ClusterState s = raft.state();
+    List<String> joining = s.members().values().stream()
+        .filter(m -> m.state() == MemberState.JOINING).map(Member::id).toList();
+    List<PortionPlacement> changes = AssignmentPolicy.plan(s, joining);
+    if (joining.isEmpty() && changes.isEmpty()) {
+      return;
+    }
+    Command command = Command.newBuilder().setReassignPortions(ReassignPortions.newBuilder()
+        .setBaseVersion(s.assignmentVersion()).addAllActivate(joining).addAllChanges(changes))
+        .build();
+    try {
+      var result = raft.submit(command).get(5, TimeUnit.SECONDS);
+      LOG.info("assignment version {}: activated {}, moved {} placements",
+          result.getAssignmentVersion(), joining, changes.size());
+    } catch (java.util.concurrent.ExecutionException e) {
+      Throwable cause = e.getCause() instanceof CompletionException c && c.getCause() != null
+          ? c.getCause() : e.getCause();
+      if (cause instanceof CommandRejectedException r) {
+        // e.g. the version moved under us: plan again on the next tick from the new state
+        LOG.info("reassignment not applied: {}", r.getMessage());
+      } else {
+        LOG.warn("reassignment failed: {}", String.valueOf(cause));
+      }
+    } catch (TimeoutException e) {
+      LOG.warn("reassignment did not complete within 5 s; retrying next tick");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Override
+  public void close() {
+    thread.shutdownNow();
+  }
+}

@@ -1,0 +1,260 @@
+package dev.ferry.node.raft;
+
+import com.google.common.net.HostAndPort;
+import dev.ferry.control.ClusterState;
+import dev.ferry.control.ratis.FerryStateMachine;
+import dev.ferry.control.ratis.Rejections;
+import dev.ferry.node.config.NodeConfig;
+import dev.ferry.proto.control.Command;
+import dev.ferry.proto.control.CommandResult;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.client.RaftClientConfigKeys;
+import org.apache.ratis.conf.Parameters;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.grpc.GrpcConfigKeys;
+import org.apache.ratis.grpc.GrpcFactory;
+import org.apache.ratis.protocol.ClientId;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.protocol.SetConfigurationRequest;
+import org.apache.ratis.retry.RetryPolicies;
+import org.apache.ratis.server.DivisionInfo;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.RaftServerConfigKeys;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.util.TimeDuration;
+
+/**
+ * This node's Raft peer (ratis-grpc, persistent storage) and a Raft client for proposing
+ * commands: the client finds the leader itself, so a command sent on a follower reaches it.
+ *
+ * <p>Thread-safe: Ratis owns its threads; the client is replaced under this object's lock when
+ * the Raft configuration changes.
+ */
+public final class RaftNode implements Closeable {
+  private static final Logger LOG = LogManager.getLogger(RaftNode.class);
+
+  private final NodeConfig config;
+  private final RaftGroupId groupId;
+  private final FerryStateMachine stateMachine = new FerryStateMachine();
+  private final RaftProperties properties = new RaftProperties();
+  private RaftServer server;
+  private RaftClient client;
+  private List<RaftPeer> clientPeers = List.of();
+
+  public RaftNode(NodeConfig config) {
+    this.config = config;
+    this.groupId = groupId(config.clusterName());
+  }
+
+  /** The Raft group id: derived from the cluster name so every member computes the same one. */
+  public static RaftGroupId groupId(String clusterName) {
+    return RaftGroupId.valueOf(
+        UUID.nameUUIDFromBytes(("ferry-cluster:" + clusterName).getBytes(StandardCharsets.UTF_8)));
+  }
+
+  /** True when the storage directory already holds this group: restart without formatting. */
+  public boolean hasStorage() {
+    return Files.isDirectory(config.dir().resolve(groupId.getUuid().toString()));
+  }
+
+  /**
+   * Starts the Raft peer. With {@code initialPeers} empty the peer starts outside any
+   * configuration and waits to be added by the leader (joining a running cluster).
+   */
+  public void start(Collection<RaftPeer> initialPeers) throws IOException {
+    Files.createDirectories(config.dir());
+    RaftServerConfigKeys.setStorageDir(properties, List.of(config.dir().toFile()));
+    GrpcConfigKeys.Server.setHost(properties, config.raftListen().getHost());
+    GrpcConfigKeys.Server.setPort(properties, config.raftListen().getPort());
+    RaftServerConfigKeys.Rpc.setTimeoutMin(properties, millis(config.electionTimeoutMin()));
+    RaftServerConfigKeys.Rpc.setTimeoutMax(properties, millis(config.electionTimeoutMax()));
+    RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(properties, true);
+    RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(properties, config.snapshotEvery());
+    RaftClientConfigKeys.Rpc.setRequestTimeout(properties, TimeDuration.valueOf(3, TimeUnit.SECONDS));
+    boolean recover = hasStorage();
+    RaftGroup group = RaftGroup.valueOf(groupId, initialPeers);
+    server = RaftServer.newBuilder()
+        .setServerId(RaftPeerId.valueOf(config.id()))
+        .setStateMachine(stateMachine)
+        .setProperties(properties)
+        .setGroup(group)
+        .setOption(recover ? RaftStorage.StartupOption.RECOVER : RaftStorage.StartupOption.FORMAT)
+        .build();
+    server.start();
+    LOG.info("Raft peer {} started on {} ({} {}), group {}", config.id(), config.raftListen(),
+        recover ? "recovered" : "formatted", config.dir(), groupId);
+  }
+
+  public static RaftPeer peer(String id, HostAndPort address) {
+    return RaftPeer.newBuilder().setId(id).setAddress(address.toString()).build();
+  }
+
+  public FerryStateMachine stateMachine() {
+    return stateMachine;
+  }
+
+  public ClusterState state() {
+    return stateMachine.state();
+  }
+
+  private DivisionInfo info() throws IOException {
+    return server.getDivision(groupId).getInfo();
+  }
+
+  /** The current leader's id, if one is known to this peer. */
+  public Optional<String> leaderId() {
+    try {
+      RaftPeerId leader = info().getLeaderId();
+      return Optional.ofNullable(leader).map(RaftPeerId::toString);
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** True when this peer is the leader and has applied everything of earlier terms. */
+  public boolean isReadyLeader() {
+    try {
+      DivisionInfo i = info();
+      return i.isLeader() && i.isLeaderReady();
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  public long appliedIndex() {
+    try {
+      return info().getLastAppliedIndex();
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
+  /** The peers of the current Raft configuration, as this peer knows it. */
+  public List<RaftPeer> raftPeers() {
+    try {
+      return new ArrayList<>(server.getDivision(groupId).getRaftConf().getCurrentPeers());
+    } catch (IOException e) {
+      return List.of();
+    }
+  }
+
+  /**
+   * Proposes a command through Raft (whichever peer leads) and completes with the result of
+   * applying it, or exceptionally with {@link CommandRejectedException} carrying the state
+   * machine's reason.
+   */
+  public CompletableFuture<CommandResult> submit(Command command) {
+    Message message = Message.valueOf(ByteString.copyFrom(command.toByteArray()));
+    return client().async().send(message)
+        .handle((reply, error) -> error == null ? result(reply) : rethrow(error));
+  }
+
+  private static CommandResult rethrow(Throwable error) {
+    Optional<Rejections.Rejection> r = Rejections.find(error);
+    if (r.isPresent()) {
+      throw new CommandRejectedException(r.get().code(), r.get().reason());
+    }
+    throw error instanceof CompletionException c ? c : new CompletionException(error);
+  }
+
+  private static CommandResult result(RaftClientReply reply) {
+    if (!reply.isSuccess()) {
+      Throwable e = reply.getException();
+      Optional<Rejections.Rejection> r = Rejections.find(e);
+      if (r.isPresent()) {
+        throw new CommandRejectedException(r.get().code(), r.get().reason());
+      }
+      throw new CompletionException(e == null ? new IOException("Raft request failed") : e);
+    }
+    try {
+      CommandResult result =
+          CommandResult.parseFrom(reply.getMessage().getContent().toByteArray());
+      if (!result.getAccepted()) {
+        throw new CommandRejectedException(result.getCode(), result.getReason());
+      }
+      return result;
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      throw new CompletionException(e);
+    }
+  }
+
+  /** Adds a peer to the Raft configuration; returns once the new configuration is committed. */
+  public List<RaftPeer> addPeer(RaftPeer newPeer) throws IOException {
+    RaftClientReply reply = client().admin().setConfiguration(
+        SetConfigurationRequest.Arguments.newBuilder()
+            .setServersInNewConf(List.of(newPeer))
+            .setMode(SetConfigurationRequest.Mode.ADD)
+            .build());
+    if (!reply.isSuccess()) {
+      throw new IOException("adding Raft peer " + newPeer.getId() + " failed: "
+          + reply.getException());
+    }
+    return raftPeers();
+  }
+
+  private synchronized RaftClient client() {
+    List<RaftPeer> peers = raftPeers();
+    if (peers.isEmpty()) {
+      peers = List.of(peer(config.id(), config.raftListen()));
+    }
+    if (client == null || !peers.equals(clientPeers)) {
+      closeQuietly(client);
+      client = RaftClient.newBuilder()
+          .setProperties(properties)
+          .setRaftGroup(RaftGroup.valueOf(groupId, peers))
+          .setClientId(ClientId.randomId())
+          .setClientRpc(new GrpcFactory(new Parameters())
+              .newRaftClientRpc(ClientId.randomId(), properties))
+          // bounded: an admin call fails with a reason instead of hanging without a leader
+          .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+              40, TimeDuration.valueOf(150, TimeUnit.MILLISECONDS)))
+          .build();
+      clientPeers = peers;
+    }
+    return client;
+  }
+
+  private static TimeDuration millis(Duration d) {
+    return TimeDuration.valueOf(d.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  private static void closeQuietly(Closeable c) {
+    if (c != null) {
+      try {
+        c.close();
+      } catch (IOException e) {
+        LOG.debug("closing Raft client", e);
+      }
+    }
+  }
+
+  @Override
+  public synchronized void close() throws IOException {
+    closeQuietly(client);
+    client = null;
+    if (server != null) {
+      server.close();
+    }
+  }
+}
