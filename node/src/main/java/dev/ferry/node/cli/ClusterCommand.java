@@ -38,10 +38,14 @@ final class ClusterCommand {
         description = "node i listens on P+i (gRPC) and P+100+i (Raft) (default: ${DEFAULT-VALUE})")
     int basePort;
 
+    @Option(names = "--set", paramLabel = "KEY=VALUE",
+        description = "a configuration key for every node's config file (repeatable)")
+    java.util.Map<String, String> settings = new java.util.LinkedHashMap<>();
+
     @Override
     public Integer call() throws Exception {
       PrintWriter out = spec.commandLine().getOut();
-      LocalCluster c = up(dir, count, basePort);
+      LocalCluster c = up(dir, count, basePort, settings);
       out.printf("cluster of %d nodes up in %s, leader %s%n", c.nodes.size(), c.dir,
           c.awaitActive(c.nodes.size(), READY_TIMEOUT).getLeader());
       for (LocalCluster.Node n : c.nodes) {
@@ -52,7 +56,9 @@ final class ClusterCommand {
     }
 
     /** Starts the cluster (or restarts the stopped nodes of an existing one) and waits for it. */
-    static LocalCluster up(Path dir, int count, int basePort) throws IOException, InterruptedException {
+    static LocalCluster up(Path dir, int count, int basePort, java.util.Map<String, String> settings)
+        throws IOException, InterruptedException {
+      dev.ferry.node.config.NodeConfig.fromMap(settings, dir); // reject unknown keys up front
       if (count < 1 || count > 9) {
         throw new IllegalArgumentException("--nodes must be between 1 and 9, got " + count);
       }
@@ -66,7 +72,7 @@ final class ClusterCommand {
               + " ('ferry cluster down --dir " + dir + "' first)");
         }
       } else {
-        c = new LocalCluster(dir, basePort, List.of());
+        c = new LocalCluster(dir, basePort, List.of(), settings);
         for (int i = 1; i <= count; i++) {
           c.nodes.add(c.newNode(i));
         }

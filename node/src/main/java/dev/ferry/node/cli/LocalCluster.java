@@ -26,7 +26,7 @@ import java.util.Properties;
 
 /**
  * A cluster of node processes on this machine, described by {@code DIR/cluster.json}:
- * {@code {"basePort":P,"nodes":[{"id","pid","admin","raft","dir"}, ...]}}. Node {@code i}
+ * {@code {"basePort":P,"nodes":[{"id","pid","admin","raft","dir"}, ...],"settings":{...}}}. Node {@code i}
  * (1-based) listens on {@code P+i} (gRPC) and {@code P+100+i} (Raft); its config, storage and log
  * are under {@code DIR/n<i>/}. The processes outlive the command that started them.
  */
@@ -58,11 +58,14 @@ final class LocalCluster {
   final Path dir;
   final int basePort;
   final List<Node> nodes;
+  /** Extra configuration keys written into every new node's config file. */
+  final Map<String, String> settings;
 
-  LocalCluster(Path dir, int basePort, List<Node> nodes) {
+  LocalCluster(Path dir, int basePort, List<Node> nodes, Map<String, String> settings) {
     this.dir = dir.toAbsolutePath().normalize();
     this.basePort = basePort;
     this.nodes = new ArrayList<>(nodes);
+    this.settings = new LinkedHashMap<>(settings);
   }
 
   static Path manifest(Path dir) {
@@ -82,7 +85,12 @@ final class LocalCluster {
           n.get("admin").getAsString(), n.get("raft").getAsString(), n.get("dir").getAsString()));
     });
     int base = o.has("basePort") ? o.get("basePort").getAsInt() : DEFAULT_BASE_PORT;
-    return Optional.of(new LocalCluster(dir, base, nodes));
+    Map<String, String> settings = new LinkedHashMap<>();
+    if (o.has("settings")) {
+      o.getAsJsonObject("settings").entrySet()
+          .forEach(e -> settings.put(e.getKey(), e.getValue().getAsString()));
+    }
+    return Optional.of(new LocalCluster(dir, base, nodes, settings));
   }
 
   void write() throws IOException {
@@ -99,6 +107,7 @@ final class LocalCluster {
       list.add(m);
     }
     o.put("nodes", list);
+    o.put("settings", settings);
     Path tmp = dir.resolve("cluster.json.tmp");
     Files.writeString(tmp, Json.GSON.toJson(o) + "\n", StandardCharsets.UTF_8);
     Files.move(tmp, manifest(dir), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -119,6 +128,7 @@ final class LocalCluster {
     Files.createDirectories(Path.of(n.dir()));
     if (!Files.exists(n.configFile())) {
       Properties p = new Properties();
+      settings.forEach(p::setProperty);
       p.setProperty("node.id", n.id());
       p.setProperty("node.dir", Path.of(n.dir(), "data").toString());
       p.setProperty("node.listen", n.admin());
