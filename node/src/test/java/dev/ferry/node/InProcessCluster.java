@@ -1,0 +1,101 @@
+package dev.ferry.node;
+
+import static org.awaitility.Awaitility.await;
+
+import com.google.common.net.HostAndPort;
+import dev.ferry.client.AdminClient;
+import dev.ferry.node.config.NodeConfig;
+import dev.ferry.proto.control.MemberState;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/** N real Ferry nodes (Ratis peers + gRPC servers on loopback) inside the test JVM. */
+public final class InProcessCluster implements AutoCloseable {
+  public final List<FerryNode> nodes = new ArrayList<>();
+  public final List<String> admins = new ArrayList<>();
+
+  public InProcessCluster(Path dir, int count) throws IOException {
+    int[] ports = freePorts(2 * count);
+    StringBuilder peers = new StringBuilder();
+    for (int i = 0; i < count; i++) {
+      peers.append(i == 0 ? "" : ",").append("n").append(i + 1).append("=127.0.0.1:").append(ports[count + i]);
+    }
+    for (int i = 0; i < count; i++) {
+      Map<String, String> m = new HashMap<>();
+      m.put("node.id", "n" + (i + 1));
+      m.put("node.dir", dir.resolve("n" + (i + 1)).toString());
+      m.put("node.listen", "127.0.0.1:" + ports[i]);
+      m.put("raft.listen", "127.0.0.1:" + ports[count + i]);
+      m.put("cluster.peers", peers.toString());
+      m.put("coordinator.tick", "50ms");
+      m.put("raft.election.timeout.min", "300ms");
+      m.put("raft.election.timeout.max", "600ms");
+      nodes.add(new FerryNode(NodeConfig.fromMap(m, dir)));
+      admins.add("127.0.0.1:" + ports[i]);
+    }
+    for (FerryNode n : nodes) {
+      n.start();
+    }
+    try (AdminClient c = client()) {
+      await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> {
+        var s = c.status();
+        return !s.getLeader().isEmpty() && s.getMembersList().stream()
+            .filter(x -> x.getState() == MemberState.ACTIVE).count() == count;
+      });
+    }
+  }
+
+  public AdminClient client() {
+    return client(admins);
+  }
+
+  public static AdminClient client(List<String> addresses) {
+    return new AdminClient(addresses.stream().map(HostAndPort::fromString).toList(),
+        Duration.ofSeconds(10));
+  }
+
+  public String leader() {
+    try (AdminClient c = client()) {
+      return c.status().getLeader();
+    }
+  }
+
+  /** The admin address of a node that is not the leader. */
+  public String followerAdmin() {
+    String leader = leader();
+    for (int i = 0; i < nodes.size(); i++) {
+      if (!("n" + (i + 1)).equals(leader)) {
+        return admins.get(i);
+      }
+    }
+    throw new IllegalStateException("no follower");
+  }
+
+  private static int[] freePorts(int n) throws IOException {
+    int[] out = new int[n];
+    List<ServerSocket> held = new ArrayList<>();
+    try {
+      for (int i = 0; i < n; i++) {
+        ServerSocket s = new ServerSocket(0);
+        held.add(s);
+        out[i] = s.getLocalPort();
+      }
+    } finally {
+      for (ServerSocket s : held) {
+        s.close();
+      }
+    }
+    return out;
+  }
+
+  @Override
+  public void close() {
+    nodes.forEach(FerryNode::close);
+  }
+}

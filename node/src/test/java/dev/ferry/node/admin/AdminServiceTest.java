@@ -1,0 +1,122 @@
+package dev.ferry.node.admin;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+import static org.awaitility.Awaitility.await;
+
+import dev.ferry.client.AdminClient;
+import dev.ferry.node.InProcessCluster;
+import dev.ferry.proto.admin.StatusReply;
+import dev.ferry.proto.control.ClusterStateSnapshot;
+import dev.ferry.proto.control.MemberState;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The Admin service over real gRPC against a 3-node Ratis cluster inside the test JVM. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class AdminServiceTest {
+  @TempDir static Path dir;
+  InProcessCluster cluster;
+
+  @BeforeAll
+  void start() throws Exception {
+    cluster = new InProcessCluster(dir, 3);
+  }
+
+  @AfterAll
+  void stop() {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  @Test
+  void statusNamesTheLeaderEveryMemberAndTheRaftPeers() {
+    try (AdminClient c = cluster.client()) {
+      StatusReply s = c.status();
+      assertThat(s.getLeader()).isIn("n1", "n2", "n3");
+      assertThat(s.getMembersList()).extracting(m -> m.getId() + "/" + m.getState())
+          .containsExactly("n1/ACTIVE", "n2/ACTIVE", "n3/ACTIVE");
+      assertThat(s.getRaftPeersList()).extracting(p -> p.getId()).containsExactlyInAnyOrder("n1", "n2", "n3");
+      assertThat(s.getOpenEpoch()).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void aCommandSentToAFollowerIsAppliedAndVisibleOnThatFollowerWhenItReturns() {
+    try (AdminClient follower = InProcessCluster.client(List.of(cluster.followerAdmin()))) {
+      var reply = follower.createVolume("via-follower", 1L << 30, 64L << 20, "");
+      assertThat(reply.getLogIndex()).isPositive();
+      // read-your-writes on the node that answered: no waiting needed
+      assertThat(follower.listVolumes().getVolumesList()).extracting(v -> v.getName())
+          .contains("via-follower");
+      assertThat(follower.assignment().getPlacementsList())
+          .filteredOn(p -> p.getVolume().equals("via-follower")).hasSize(16)
+          .allSatisfy(p -> assertThat(p.getOwner()).isNotEqualTo(p.getMirror()));
+    }
+  }
+
+  @Test
+  void theDefaultRegionSizeAppliesWhenNoneIsGiven() {
+    try (AdminClient c = cluster.client()) {
+      c.createVolume("default-regions", 256L << 20, 0, "");
+      assertThat(c.listVolumes().getVolumesList()).filteredOn(v -> v.getName().equals("default-regions"))
+          .singleElement().satisfies(v -> assertThat(v.getRegionSizeBytes()).isEqualTo(64L << 20));
+    }
+  }
+
+  private void assertRejected(Consumer<AdminClient> call, Status.Code code, String reason) {
+    try (AdminClient c = cluster.client()) {
+      ClusterStateSnapshot before = c.clusterState();
+      StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class, () -> call.accept(c));
+      assertThat(e).as("expected %s: %s", code, reason).isNotNull();
+      assertThat(e.getStatus().getCode()).isEqualTo(code);
+      assertThat(e.getStatus().getDescription()).isEqualTo(reason);
+      assertThat(c.clusterState().toByteArray()).as("state after a rejected command")
+          .isEqualTo(before.toByteArray());
+    }
+  }
+
+  @Test
+  void rejectedCommandsCarryTheStateMachinesReasonVerbatimAndChangeNothing() {
+    try (AdminClient c = cluster.client()) {
+      c.createVolume("taken", 1L << 30, 64L << 20, "");
+    }
+    assertRejected(c -> c.createVolume("taken", 1L << 30, 64L << 20, ""),
+        Status.Code.ALREADY_EXISTS, "volume taken already exists");
+    assertRejected(c -> c.createVolume("zero", 0, 64L << 20, ""),
+        Status.Code.INVALID_ARGUMENT, "volume size must be positive, got 0 bytes");
+    assertRejected(c -> c.createVolume("negative", -5, 64L << 20, ""),
+        Status.Code.INVALID_ARGUMENT, "volume size must be positive, got -5 bytes");
+    assertRejected(c -> c.createVolume("tiny", 1 << 20, 2 << 20, ""),
+        Status.Code.INVALID_ARGUMENT,
+        "region size 2097152 bytes is larger than the volume size 1048576 bytes");
+    assertRejected(c -> c.drainMember("n9"), Status.Code.NOT_FOUND, "unknown member 'n9'");
+    assertRejected(c -> c.removeMember("n2"), Status.Code.FAILED_PRECONDITION,
+        "member n2 is ACTIVE; drain it first (or it must have failed)");
+    assertRejected(c -> c.deleteVolume("nothing"), Status.Code.NOT_FOUND,
+        "volume nothing does not exist");
+  }
+
+  @Test
+  void everyNodeConvergesOnTheSameStateBytes() {
+    try (AdminClient c = cluster.client()) {
+      c.createVolume("converge", 512L << 20, 64L << 20, "");
+      await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+        byte[] first = c.clusterStateOf(0).toByteArray();
+        assertThat(c.clusterStateOf(1).toByteArray()).isEqualTo(first);
+        assertThat(c.clusterStateOf(2).toByteArray()).isEqualTo(first);
+      });
+      assertThat(c.status().getMembersList()).allMatch(m -> m.getState() == MemberState.ACTIVE);
+    }
+  }
+}

@@ -1,0 +1,66 @@
+package dev.ferry.node.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** The CLI's own checks, before any cluster is involved: exit codes and one-line reasons. */
+class FerryCliTest {
+  record Run(int exit, String out, String err) {}
+
+  private static Run run(String... args) {
+    CommandLine cl = FerryCli.commandLine();
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    cl.setOut(new PrintWriter(out));
+    cl.setErr(new PrintWriter(err));
+    int exit = cl.execute(args);
+    return new Run(exit, out.toString(), err.toString());
+  }
+
+  @Test
+  void aMalformedSizeIsAUsageErrorNamingTheValue() {
+    Run r = run("admin", "--cluster", "127.0.0.1:1", "volume", "create", "v", "--size", "12XB");
+    assertThat(r.exit()).isEqualTo(2);
+    assertThat(r.err().strip()).startsWith("ferry: ").contains("'12XB' is not a size").doesNotContain("\n");
+  }
+
+  @Test
+  void zeroAndNegativeSizesAreRefusedBeforeAnyCall() {
+    Run zero = run("admin", "--cluster", "127.0.0.1:1", "volume", "create", "v", "--size", "0");
+    assertThat(zero.exit()).isEqualTo(FerryCli.FAILED);
+    assertThat(zero.err()).contains("--size must be positive, got 0 bytes");
+    Run negative = run("admin", "--cluster", "127.0.0.1:1", "volume", "create", "v", "--size", "-1GiB");
+    assertThat(negative.exit()).isEqualTo(FerryCli.FAILED);
+    assertThat(negative.err()).contains("--size must be positive");
+  }
+
+  @Test
+  void anUnreachableClusterIsReportedAsUnavailable() {
+    Run r = run("admin", "--cluster", "127.0.0.1:1", "--timeout", "2s", "status");
+    assertThat(r.exit()).isEqualTo(FerryCli.FAILED);
+    assertThat(r.err().strip()).startsWith("ferry: no node answered at [127.0.0.1:1]")
+        .endsWith("(UNAVAILABLE)");
+    assertThat(r.out()).isEmpty();
+  }
+
+  @Test
+  void aBadClusterAddressIsNamed() {
+    Run r = run("admin", "--cluster", "localhost", "status");
+    assertThat(r.exit()).isEqualTo(FerryCli.FAILED);
+    assertThat(r.err()).contains("'localhost' has no port");
+  }
+
+  @Test
+  void clusterUpRejectsAnUnknownSettingAndABadNodeCount(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+    Run key = run("cluster", "up", "--dir", dir.toString(), "--set", "no.such.key=1");
+    assertThat(key.exit()).isEqualTo(FerryCli.FAILED);
+    assertThat(key.err()).contains("unknown configuration key 'no.such.key'");
+    Run count = run("cluster", "up", "--dir", dir.toString(), "--nodes", "0");
+    assertThat(count.exit()).isEqualTo(FerryCli.FAILED);
+    assertThat(count.err()).contains("--nodes must be between 1 and 9");
+  }
+}
