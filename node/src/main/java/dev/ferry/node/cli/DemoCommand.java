@@ -73,6 +73,10 @@ final class DemoCommand implements Callable<Integer> {
         out.println("cluster left running: ferry cluster down --dir " + where);
       } else {
         c.stop(Duration.ofSeconds(10));
+        if (dir == null) {
+          com.google.common.io.MoreFiles.deleteRecursively(where,
+              com.google.common.io.RecursiveDeleteOption.ALLOW_INSECURE);
+        }
         out.println("cluster stopped");
       }
       out.flush();
