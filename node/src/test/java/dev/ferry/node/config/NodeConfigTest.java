@@ -59,4 +59,14 @@ class NodeConfigTest {
     assertThatThrownBy(() -> NodeConfig.fromMap(Map.of("raft.snapshot.every", "0"), tmp))
         .hasMessageContaining("raft.snapshot.every");
   }
+
+  @Test
+  void everyKeyIsDocumentedWithItsDefault() throws Exception {
+    String doc = Files.readString(Path.of("../docs/CONFIGURATION.md"));
+    NodeConfig.KEYS.forEach((key, spec) -> {
+      String shown = spec[0].isEmpty() ? "*(empty)*" : "`" + spec[0] + "`";
+      assertThat(doc).as("docs/CONFIGURATION.md row of %s", key)
+          .contains("| `" + key + "` | " + shown + " |");
+    });
+  }
 }
