@@ -160,7 +160,9 @@ public final class ClusterTransitions {
       throw invalid("region size " + c.getRegionSizeBytes()
           + " bytes is larger than the volume size " + c.getSizeBytes() + " bytes");
     }
-    long regions = (c.getSizeBytes() + c.getRegionSizeBytes() - 1) / c.getRegionSizeBytes();
+    // not (size + regionSize - 1) / regionSize: that overflows for sizes near Long.MAX_VALUE
+    long regions = c.getSizeBytes() / c.getRegionSizeBytes()
+        + (c.getSizeBytes() % c.getRegionSizeBytes() == 0 ? 0 : 1);
     if (regions > MAX_REGIONS_PER_VOLUME) {
       throw invalid("volume would have " + regions + " regions; at most "
           + MAX_REGIONS_PER_VOLUME + " (use a larger region size)");

@@ -11,6 +11,8 @@ public record Volume(String name, long sizeBytes, long regionSizeBytes, String s
 
   /** Number of regions (portions): the last one may be shorter than {@link #regionSizeBytes}. */
   public int regionCount() {
-    return Math.toIntExact((sizeBytes + regionSizeBytes - 1) / regionSizeBytes);
+    // rounds up without computing sizeBytes + regionSizeBytes - 1, which can overflow
+    return Math.toIntExact(
+        sizeBytes / regionSizeBytes + (sizeBytes % regionSizeBytes == 0 ? 0 : 1));
   }
 }

@@ -1,0 +1,607 @@
+package dev.ferry.control;
+
+import static dev.ferry.control.Cmds.accept;
+import static dev.ferry.control.Cmds.activate;
+import static dev.ferry.control.Cmds.activeCluster;
+import static dev.ferry.control.Cmds.addressOf;
+import static dev.ferry.control.Cmds.closeEpoch;
+import static dev.ferry.control.Cmds.commitEpoch;
+import static dev.ferry.control.Cmds.createVolume;
+import static dev.ferry.control.Cmds.deleteVolume;
+import static dev.ferry.control.Cmds.drain;
+import static dev.ferry.control.Cmds.epochApplied;
+import static dev.ferry.control.Cmds.epochStaged;
+import static dev.ferry.control.Cmds.markFailed;
+import static dev.ferry.control.Cmds.placement;
+import static dev.ferry.control.Cmds.reassign;
+import static dev.ferry.control.Cmds.register;
+import static dev.ferry.control.Cmds.remove;
+import static dev.ferry.control.Cmds.watermark;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ferry.proto.control.CloseEpoch;
+import dev.ferry.proto.control.Command;
+import dev.ferry.proto.control.EpochState;
+import dev.ferry.proto.control.MemberState;
+import dev.ferry.proto.control.RejectCode;
+import java.util.List;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+
+class ClusterTransitionsTest {
+  private static final int MIB = 1 << 20;
+
+  /** Applies a command that must be rejected; the state handed back must be the input itself. */
+  private static Outcome.Rejected reject(ClusterState s, Command c, RejectCode code, String text) {
+    Outcome o = ClusterTransitions.apply(s, c);
+    assertThat(o).as("outcome of %s", c).isInstanceOf(Outcome.Rejected.class);
+    Outcome.Rejected r = (Outcome.Rejected) o;
+    assertThat(r.code()).as("reject code; reason: %s", r.reason()).isEqualTo(code);
+    assertThat(r.reason()).contains(text);
+    assertThat(r.state()).isSameAs(s);
+    return r;
+  }
+
+  private static ClusterState withVolume(int members, String name, int regions, String secondary) {
+    return accept(activeCluster(members),
+        createVolume(name, (long) regions * MIB, MIB, secondary));
+  }
+
+  private static long owned(ClusterState s, String id) {
+    return ClusterStateCodec.placements(s).stream().filter(p -> p.getOwner().equals(id)).count();
+  }
+
+  private static long mirrored(ClusterState s, String id) {
+    return ClusterStateCodec.placements(s).stream().filter(p -> p.getMirror().equals(id)).count();
+  }
+
+  @Test
+  void emptyCommandIsInvalid() {
+    reject(ClusterState.EMPTY, Command.getDefaultInstance(), RejectCode.INVALID, "empty command");
+  }
+
+  @Nested
+  class RegisterMember {
+    @Test
+    void newMemberJoins() {
+      ClusterState s = accept(ClusterState.EMPTY, register("a", "a.example:7000", 3));
+      assertThat(s.members()).containsOnlyKeys("a");
+      assertThat(s.members().get("a"))
+          .isEqualTo(new Member("a", "a.example:7000", MemberState.JOINING, 3));
+      assertThat(s.activeMemberIds()).isEmpty();
+      assertThat(s.assignmentVersion()).isZero();
+    }
+
+    @Test
+    void sameIdIncarnationAndAddressIsIdempotent() {
+      ClusterState s = accept(ClusterState.EMPTY, register("a"));
+      assertThat(accept(s, register("a"))).isSameAs(s);
+
+      ClusterState active = activeCluster(2);
+      assertThat(accept(active, register("n1"))).isSameAs(active);
+    }
+
+    @Test
+    void sameIdWithAnotherAddressIsAlreadyExists() {
+      ClusterState s = accept(ClusterState.EMPTY, register("a"));
+      reject(s, register("a", "elsewhere:7000", 1), RejectCode.ALREADY_EXISTS,
+          "already registered");
+      reject(s, register("a", addressOf("a"), 2), RejectCode.ALREADY_EXISTS, "already registered");
+    }
+
+    @Test
+    void malformedRegistrationsAreInvalid() {
+      ClusterState s = ClusterState.EMPTY;
+      reject(s, register("", "h:1", 1), RejectCode.INVALID, "member id");
+      reject(s, register("-a", "h:1", 1), RejectCode.INVALID, "member id");
+      reject(s, register("a b", "h:1", 1), RejectCode.INVALID, "member id");
+      reject(s, register("a", "no-port", 1), RejectCode.INVALID, "host:port");
+      reject(s, register("a", "h:65536", 1), RejectCode.INVALID, "host:port");
+      reject(s, register("a", "h:1", 0), RejectCode.INVALID, "incarnation");
+    }
+
+    @Test
+    void failedMemberRejoinsWithAHigherIncarnationAsJoining() {
+      ClusterState s = accept(activeCluster(3), markFailed("n2"));
+      assertThat(s.members().get("n2").state()).isEqualTo(MemberState.FAILED);
+
+      ClusterState back = accept(s, register("n2", "n2.new:7001", 2));
+      assertThat(back.members().get("n2"))
+          .isEqualTo(new Member("n2", "n2.new:7001", MemberState.JOINING, 2));
+      assertThat(back.activeMemberIds()).containsExactly("n1", "n3");
+    }
+
+    @Test
+    void failedMemberWithTheSameIncarnationIsAConflict() {
+      ClusterState s = accept(activeCluster(3), markFailed("n2"));
+      reject(s, register("n2"), RejectCode.CONFLICT, "higher incarnation");
+    }
+
+    @Test
+    void removedIdIsNeverReused() {
+      ClusterState s = accept(accept(activeCluster(3), drain("n3")), remove("n3"));
+      reject(s, register("n3", addressOf("n3"), 7), RejectCode.ALREADY_EXISTS, "removed");
+    }
+  }
+
+  @Nested
+  class Activation {
+    @Test
+    void reassignActivatesJoiningMembersAndBumpsTheVersion() {
+      ClusterState s = activeCluster(3);
+      assertThat(s.activeMemberIds()).containsExactly("n1", "n2", "n3");
+      assertThat(s.assignmentVersion()).isEqualTo(1);
+
+      ClusterState withVolume = accept(s, createVolume("v", 9L * MIB, MIB));
+      ClusterState joining = accept(withVolume, register("n4"));
+      ClusterState after = accept(joining, activate(joining, List.of("n4")));
+      assertThat(after.members().get("n4").state()).isEqualTo(MemberState.ACTIVE);
+      assertThat(after.assignmentVersion()).isEqualTo(joining.assignmentVersion() + 1);
+      assertThat(owned(after, "n4")).isBetween(2L, 3L);
+      assertThat(mirrored(after, "n4")).isBetween(2L, 3L);
+    }
+
+    @Test
+    void activatingAnActiveMemberIsAConflict() {
+      ClusterState s = activeCluster(2);
+      reject(s, reassign(s.assignmentVersion(), List.of(), List.of("n1")),
+          RejectCode.CONFLICT, "only JOINING members activate");
+    }
+
+    @Test
+    void activatingAFailedMemberIsAConflict() {
+      ClusterState s = accept(activeCluster(3), markFailed("n3"));
+      reject(s, reassign(s.assignmentVersion(), List.of(), List.of("n3")),
+          RejectCode.CONFLICT, "only JOINING members activate");
+    }
+
+    @Test
+    void activatingAnUnknownMemberIsNotFound() {
+      ClusterState s = activeCluster(2);
+      reject(s, reassign(s.assignmentVersion(), List.of(), List.of("ghost")),
+          RejectCode.NOT_FOUND, "unknown member");
+    }
+
+    @Test
+    void staleBaseVersionIsAConflict() {
+      ClusterState s = withVolume(3, "v", 6, "");
+      Command planned = activate(s, List.of());
+      ClusterState moved = accept(s, planned); // bumps the version
+      reject(moved, planned, RejectCode.CONFLICT, "stale assignment version");
+      reject(moved, reassign(moved.assignmentVersion() + 1, List.of(), List.of()),
+          RejectCode.CONFLICT, "stale assignment version");
+    }
+
+    @Test
+    void ownerEqualToMirrorIsAConflict() {
+      ClusterState s = withVolume(3, "v", 6, "");
+      String owner = s.assignment().get("v").owner(0);
+      reject(s,
+          reassign(s.assignmentVersion(), List.of(placement("v", 0, owner, owner)), List.of()),
+          RejectCode.CONFLICT, "owner and mirror are both " + owner);
+    }
+
+    @Test
+    void placingOnAnUnknownOrInactiveMemberIsAConflict() {
+      ClusterState s = accept(withVolume(3, "v", 6, ""), register("n4"));
+      String mirror = s.assignment().get("v").mirror(0);
+      reject(s, reassign(s.assignmentVersion(), List.of(placement("v", 0, "ghost", mirror)),
+          List.of()), RejectCode.CONFLICT, "owner 'ghost' is not an active member");
+      // n4 is JOINING and not activated by this command
+      reject(s, reassign(s.assignmentVersion(), List.of(placement("v", 0, "n4", mirror)),
+          List.of()), RejectCode.CONFLICT, "owner 'n4' is not an active member");
+    }
+
+    @Test
+    void missingMirrorWithTwoActiveMembersIsAConflict() {
+      ClusterState s = withVolume(2, "v", 2, "");
+      String owner = s.assignment().get("v").owner(0);
+      reject(s, reassign(s.assignmentVersion(), List.of(placement("v", 0, owner, "")), List.of()),
+          RejectCode.CONFLICT, "has no mirror");
+    }
+
+    @Test
+    void badPortionReferencesAreRejected() {
+      ClusterState s = withVolume(2, "v", 2, "");
+      reject(s, reassign(s.assignmentVersion(), List.of(placement("w", 0, "n1", "n2")), List.of()),
+          RejectCode.NOT_FOUND, "volume w does not exist");
+      reject(s, reassign(s.assignmentVersion(), List.of(placement("v", 2, "n1", "n2")), List.of()),
+          RejectCode.INVALID, "outside volume v");
+      reject(s, reassign(s.assignmentVersion(),
+              List.of(placement("v", 0, "n1", "n2"), placement("v", 0, "n2", "n1")), List.of()),
+          RejectCode.INVALID, "appears twice");
+    }
+
+    @Test
+    void aValidDeltaIsApplied() {
+      ClusterState s = withVolume(2, "v", 2, "");
+      var a = s.assignment().get("v");
+      ClusterState swapped = accept(s, reassign(s.assignmentVersion(),
+          List.of(placement("v", 0, a.mirror(0), a.owner(0)),
+              placement("v", 1, a.mirror(1), a.owner(1))), List.of()));
+      assertThat(swapped.assignment().get("v").owner(0)).isEqualTo(a.mirror(0));
+      assertThat(swapped.assignment().get("v").mirror(1)).isEqualTo(a.owner(1));
+      assertThat(swapped.assignmentVersion()).isEqualTo(s.assignmentVersion() + 1);
+    }
+  }
+
+  @Nested
+  class MarkFailedDrainRemove {
+    @Test
+    void markFailedMovesEverythingOffTheMember() {
+      ClusterState s = withVolume(3, "v", 12, "");
+      ClusterState after = accept(s, markFailed("n2"));
+      assertThat(after.members().get("n2").state()).isEqualTo(MemberState.FAILED);
+      assertThat(after.activeMemberIds()).containsExactly("n1", "n3");
+      assertThat(owned(after, "n2")).isZero();
+      assertThat(mirrored(after, "n2")).isZero();
+      assertThat(owned(after, "n1")).isEqualTo(6);
+      assertThat(owned(after, "n3")).isEqualTo(6);
+      assertThat(after.assignmentVersion()).isEqualTo(s.assignmentVersion() + 1);
+    }
+
+    @Test
+    void markFailedOfAJoiningMemberLeavesTheAssignmentAlone() {
+      ClusterState s = accept(withVolume(2, "v", 4, ""), register("n3"));
+      ClusterState after = accept(s, markFailed("n3"));
+      assertThat(after.members().get("n3").state()).isEqualTo(MemberState.FAILED);
+      assertThat(after.assignment()).isEqualTo(s.assignment());
+      assertThat(after.assignmentVersion()).isEqualTo(s.assignmentVersion());
+    }
+
+    @Test
+    void markFailedOfAnUnknownMemberIsNotFound() {
+      reject(activeCluster(2), markFailed("ghost"), RejectCode.NOT_FOUND, "unknown member");
+    }
+
+    @Test
+    void markFailedTwiceIsAConflict() {
+      ClusterState s = accept(activeCluster(3), markFailed("n1"));
+      reject(s, markFailed("n1"), RejectCode.CONFLICT, "already FAILED");
+    }
+
+    @Test
+    void drainMovesEverythingOffTheMember() {
+      ClusterState s = withVolume(3, "v", 7, "");
+      ClusterState after = accept(s, drain("n1"));
+      assertThat(after.members().get("n1").state()).isEqualTo(MemberState.DRAINING);
+      assertThat(owned(after, "n1")).isZero();
+      assertThat(mirrored(after, "n1")).isZero();
+    }
+
+    @Test
+    void drainOfAnUnknownMemberIsNotFound() {
+      reject(activeCluster(2), drain("ghost"), RejectCode.NOT_FOUND, "unknown member");
+    }
+
+    @Test
+    void drainThatWouldLeaveOneActiveMemberWithVolumesIsAConflict() {
+      reject(withVolume(2, "v", 2, ""), drain("n1"), RejectCode.CONFLICT, "would leave 1");
+      // without volumes the same drain is fine
+      assertThat(accept(activeCluster(2), drain("n1")).activeMemberIds()).containsExactly("n2");
+    }
+
+    @Test
+    void drainOfAFailedMemberIsAConflict() {
+      ClusterState s = accept(activeCluster(3), markFailed("n3"));
+      reject(s, drain("n3"), RejectCode.CONFLICT, "only ACTIVE or JOINING members drain");
+    }
+
+    @Test
+    void removeOfADrainedOrFailedMemberIsAccepted() {
+      ClusterState s = accept(accept(activeCluster(4), drain("n1")), markFailed("n2"));
+      ClusterState after = accept(accept(s, remove("n1")), remove("n2"));
+      assertThat(after.members().get("n1").state()).isEqualTo(MemberState.REMOVED);
+      assertThat(after.members().get("n2").state()).isEqualTo(MemberState.REMOVED);
+    }
+
+    @Test
+    void removeOfAnActiveMemberIsAConflict() {
+      reject(activeCluster(2), remove("n1"), RejectCode.CONFLICT, "drain it first");
+    }
+
+    @Test
+    void removeTwiceIsAConflict() {
+      ClusterState s = accept(accept(activeCluster(3), drain("n1")), remove("n1"));
+      reject(s, remove("n1"), RejectCode.CONFLICT, "already REMOVED");
+    }
+
+    @Test
+    void removeOfAnUnknownMemberIsNotFound() {
+      reject(activeCluster(2), remove("ghost"), RejectCode.NOT_FOUND, "unknown member");
+    }
+  }
+
+  @Nested
+  class Volumes {
+    @Test
+    void createVolumePlacesEveryRegion() {
+      ClusterState s = activeCluster(3);
+      // 10 MiB + 1 byte in 1 MiB regions: 11 regions, the last one short
+      ClusterState after = accept(s, createVolume("v", 10L * MIB + 1, MIB, "dr.example:9000"));
+      assertThat(after.volumes().get("v"))
+          .isEqualTo(new Volume("v", 10L * MIB + 1, MIB, "dr.example:9000"));
+      assertThat(after.volumes().get("v").regionCount()).isEqualTo(11);
+      assertThat(after.assignment().get("v").regions()).isEqualTo(11);
+      assertThat(after.portionCount()).isEqualTo(11);
+      assertThat(after.assignmentVersion()).isEqualTo(s.assignmentVersion() + 1);
+      for (String id : List.of("n1", "n2", "n3")) {
+        assertThat(owned(after, id)).isBetween(3L, 4L);
+        assertThat(mirrored(after, id)).isBetween(3L, 4L);
+      }
+    }
+
+    @Test
+    void regionSizeEqualToTheVolumeSizeGivesOneRegion() {
+      ClusterState after = accept(activeCluster(2), createVolume("v", 5000, 5000));
+      assertThat(after.portionCount()).isEqualTo(1);
+    }
+
+    @Test
+    void duplicateVolumeIsAlreadyExists() {
+      ClusterState s = withVolume(2, "v", 4, "");
+      reject(s, createVolume("v", 4L * MIB, MIB), RejectCode.ALREADY_EXISTS, "already exists");
+    }
+
+    @Test
+    void zeroSizeIsInvalid() {
+      reject(activeCluster(2), createVolume("v", 0, MIB), RejectCode.INVALID, "size");
+    }
+
+    @Test
+    void negativeSizeIsInvalid() {
+      reject(activeCluster(2), createVolume("v", -MIB, MIB), RejectCode.INVALID, "size");
+    }
+
+    @Test
+    void zeroOrNegativeRegionSizeIsInvalid() {
+      reject(activeCluster(2), createVolume("v", MIB, 0), RejectCode.INVALID, "region size");
+      reject(activeCluster(2), createVolume("v", MIB, -1), RejectCode.INVALID, "region size");
+    }
+
+    @Test
+    void regionLargerThanTheVolumeIsInvalid() {
+      reject(activeCluster(2), createVolume("v", MIB, MIB + 1), RejectCode.INVALID,
+          "larger than the volume size");
+    }
+
+    @Test
+    void tooManyRegionsIsInvalid() {
+      reject(activeCluster(2),
+          createVolume("v", (long) ClusterTransitions.MAX_REGIONS_PER_VOLUME + 1, 1),
+          RejectCode.INVALID, "regions");
+    }
+
+    @Test
+    void hugeSizesDoNotOverflowTheRegionCount() {
+      // (size + regionSize - 1) overflows a long here; the count must still come out huge
+      reject(activeCluster(2), createVolume("v", Long.MAX_VALUE, MIB), RejectCode.INVALID,
+          "regions");
+      reject(activeCluster(2), createVolume("v", Long.MAX_VALUE, 2), RejectCode.INVALID,
+          "regions");
+      ClusterState one = accept(activeCluster(2),
+          createVolume("v", Long.MAX_VALUE, Long.MAX_VALUE));
+      assertThat(one.volumes().get("v").regionCount()).isEqualTo(1);
+      assertThat(one.portionCount()).isEqualTo(1);
+      ClusterState two = accept(activeCluster(2),
+          createVolume("v", Long.MAX_VALUE, Long.MAX_VALUE / 2));
+      assertThat(two.volumes().get("v").regionCount()).isEqualTo(3);
+    }
+
+    @Test
+    void badNamesAndSecondariesAreInvalid() {
+      reject(activeCluster(2), createVolume("", MIB, MIB), RejectCode.INVALID, "volume name");
+      reject(activeCluster(2), createVolume("v/1", MIB, MIB), RejectCode.INVALID, "volume name");
+      reject(activeCluster(2), createVolume("v", MIB, MIB, "nope"), RejectCode.INVALID,
+          "secondary");
+    }
+
+    @Test
+    void volumeNeedsTwoActiveMembers() {
+      reject(ClusterState.EMPTY, createVolume("v", MIB, MIB), RejectCode.CONFLICT,
+          "at least 2 active members");
+      ClusterState joining = accept(accept(ClusterState.EMPTY, register("a")), register("b"));
+      reject(joining, createVolume("v", MIB, MIB), RejectCode.CONFLICT, "the cluster has 0");
+      reject(activeCluster(1), createVolume("v", MIB, MIB), RejectCode.CONFLICT,
+          "the cluster has 1");
+    }
+
+    @Test
+    void deleteVolumeDropsItsAssignment() {
+      ClusterState s = accept(withVolume(3, "v", 4, ""), createVolume("w", 3L * MIB, MIB));
+      ClusterState after = accept(s, deleteVolume("v"));
+      assertThat(after.volumes()).containsOnlyKeys("w");
+      assertThat(after.assignment()).containsOnlyKeys("w");
+      assertThat(after.portionCount()).isEqualTo(3);
+    }
+
+    @Test
+    void deleteOfAnUnknownVolumeIsNotFound() {
+      reject(withVolume(2, "v", 2, ""), deleteVolume("w"), RejectCode.NOT_FOUND, "does not exist");
+    }
+
+    @Test
+    void deleteOfAVolumeWithUnappliedUpdatesIsAConflict() {
+      ClusterState s = withVolume(2, "v", 2, "dr:9000");
+      ClusterState closed = accept(s, closeEpoch(1, 10, List.of(watermark("v", 1, 5))));
+      reject(closed, deleteVolume("v"), RejectCode.CONFLICT, "not applied yet");
+    }
+  }
+
+  @Nested
+  class Epochs {
+    private static final String DR = "dr.example:9000";
+
+    @Test
+    void lifecycleAdvancesTheConsistentEpoch() {
+      ClusterState s = withVolume(2, "v", 4, DR);
+      assertThat(s.openEpoch()).isEqualTo(1);
+      assertThat(s.consistentEpoch()).isZero();
+
+      ClusterState closed =
+          accept(s, closeEpoch(1, 1_000, List.of(watermark("v", 0, 3), watermark("v", 2, 9))));
+      assertThat(closed.openEpoch()).isEqualTo(2);
+      EpochRecord e = closed.epochs().get(1L);
+      assertThat(e.state()).isEqualTo(EpochState.CLOSED);
+      assertThat(e.watermarks()).containsOnlyKeys(new Portion("v", 0), new Portion("v", 2));
+      assertThat(e.secondaries()).containsExactly(DR);
+      assertThat(e.closedAtMillis()).isEqualTo(1_000);
+
+      ClusterState half = accept(closed, epochStaged(1, List.of(new Portion("v", 2))));
+      assertThat(half.epochs().get(1L).state()).isEqualTo(EpochState.CLOSED);
+      assertThat(half.epochs().get(1L).staged()).containsExactly(new Portion("v", 2));
+
+      ClusterState staged = accept(half, epochStaged(1, List.of(new Portion("v", 0))));
+      assertThat(staged.epochs().get(1L).state()).isEqualTo(EpochState.STAGED);
+
+      ClusterState committed = accept(staged, commitEpoch(1));
+      assertThat(committed.epochs().get(1L).state()).isEqualTo(EpochState.COMMITTED);
+      assertThat(committed.consistentEpoch()).isZero();
+
+      ClusterState applied = accept(committed, epochApplied(1, DR));
+      assertThat(applied.epochs()).isEmpty();
+      assertThat(applied.consistentEpoch()).isEqualTo(1);
+      assertThat(applied.consistentEpochClosedAtMillis()).isEqualTo(1_000);
+      assertThat(applied.openEpoch()).isEqualTo(2);
+    }
+
+    @Test
+    void epochsWithoutASecondaryAreAppliedAtCommit() {
+      ClusterState s = withVolume(2, "v", 4, "");
+      ClusterState closed = accept(s, closeEpoch(1, 77, List.of(watermark("v", 1, 1))));
+      assertThat(closed.epochs().get(1L).secondaries()).isEmpty();
+      ClusterState staged = accept(closed, epochStaged(1, List.of(new Portion("v", 1))));
+      ClusterState committed = accept(staged, commitEpoch(1));
+      assertThat(committed.epochs()).isEmpty();
+      assertThat(committed.consistentEpoch()).isEqualTo(1);
+      assertThat(committed.consistentEpochClosedAtMillis()).isEqualTo(77);
+    }
+
+    @Test
+    void anEmptyEpochCommitsAtOnce() {
+      ClusterState closed = accept(activeCluster(2), closeEpoch(1, 5, List.of()));
+      ClusterState committed = accept(closed, commitEpoch(1));
+      assertThat(committed.epochs()).isEmpty();
+      assertThat(committed.consistentEpoch()).isEqualTo(1);
+    }
+
+    @Test
+    void theConsistentPointWaitsForEarlierEpochs() {
+      ClusterState s = withVolume(2, "v", 2, DR);
+      s = accept(s, closeEpoch(1, 10, List.of(watermark("v", 0, 1))));
+      s = accept(s, closeEpoch(2, 20, List.of()));
+      s = accept(s, epochStaged(1, List.of(new Portion("v", 0))));
+      s = accept(s, commitEpoch(1));
+      s = accept(s, commitEpoch(2)); // nothing to apply for 2, but 1 is not applied yet
+      assertThat(s.consistentEpoch()).isZero();
+      assertThat(s.epochs()).containsOnlyKeys(1L, 2L);
+      s = accept(s, epochApplied(1, DR));
+      assertThat(s.epochs()).isEmpty();
+      assertThat(s.consistentEpoch()).isEqualTo(2);
+      assertThat(s.consistentEpochClosedAtMillis()).isEqualTo(20);
+    }
+
+    @Test
+    void commitOutOfOrderIsAConflict() {
+      ClusterState s = withVolume(2, "v", 2, DR);
+      s = accept(s, closeEpoch(1, 10, List.of(watermark("v", 0, 1))));
+      s = accept(s, closeEpoch(2, 20, List.of()));
+      reject(s, commitEpoch(2), RejectCode.CONFLICT, "epochs commit in order");
+    }
+
+    @Test
+    void commitBeforeFullyStagedIsAConflict() {
+      ClusterState s = withVolume(2, "v", 2, DR);
+      s = accept(s, closeEpoch(1, 10, List.of(watermark("v", 0, 1), watermark("v", 1, 1))));
+      reject(s, commitEpoch(1), RejectCode.CONFLICT, "0 of 2 portions staged");
+      s = accept(s, epochStaged(1, List.of(new Portion("v", 1))));
+      reject(s, commitEpoch(1), RejectCode.CONFLICT, "1 of 2 portions staged");
+    }
+
+    @Test
+    void commitTwiceIsAConflictAndCommitOfAnAppliedEpochIsNotFound() {
+      ClusterState s = withVolume(2, "v", 2, DR);
+      s = accept(s, closeEpoch(1, 10, List.of()));
+      s = accept(s, closeEpoch(2, 20, List.of(watermark("v", 1, 1))));
+      s = accept(s, commitEpoch(1));
+      assertThat(s.consistentEpoch()).isEqualTo(1);
+      reject(s, commitEpoch(1), RejectCode.NOT_FOUND, "already applied");
+      s = accept(s, epochStaged(2, List.of(new Portion("v", 1))));
+      s = accept(s, commitEpoch(2));
+      reject(s, commitEpoch(2), RejectCode.CONFLICT, "already COMMITTED");
+      reject(s, commitEpoch(3), RejectCode.NOT_FOUND, "not closed");
+    }
+
+    @Test
+    void closingANonOpenEpochIsAConflict() {
+      ClusterState s = withVolume(2, "v", 2, DR);
+      reject(s, closeEpoch(2, 10, List.of()), RejectCode.CONFLICT, "the open epoch is 1");
+      reject(s, closeEpoch(0, 10, List.of()), RejectCode.CONFLICT, "the open epoch is 1");
+      ClusterState closed = accept(s, closeEpoch(1, 10, List.of()));
+      reject(closed, closeEpoch(1, 10, List.of()), RejectCode.CONFLICT, "is not open");
+    }
+
+    @Test
+    void malformedWatermarksAreRejected() {
+      ClusterState s = withVolume(2, "v", 2, DR);
+      reject(s, closeEpoch(1, 10, List.of(watermark("w", 0, 1))), RejectCode.NOT_FOUND,
+          "volume w does not exist");
+      reject(s, closeEpoch(1, 10, List.of(watermark("v", 2, 1))), RejectCode.INVALID,
+          "outside volume v");
+      reject(s, closeEpoch(1, 10, List.of(watermark("v", 0, -1))), RejectCode.INVALID,
+          "negative");
+      reject(s, closeEpoch(1, 10, List.of(watermark("v", 0, 1), watermark("v", 0, 2))),
+          RejectCode.INVALID, "two watermarks");
+      reject(s, closeEpoch(1, -1, List.of()), RejectCode.INVALID, "closed_at_millis");
+    }
+
+    @Test
+    void closeEpochWithAStaleNextAssignmentIsRejectedWhole() {
+      ClusterState s = withVolume(3, "v", 6, DR);
+      CloseEpoch close = closeEpoch(1, 10, List.of(watermark("v", 0, 1))).getCloseEpoch()
+          .toBuilder()
+          .setNextAssignment(Cmds.reassignMessage(s.assignmentVersion() - 1, List.of(), List.of()))
+          .build();
+      Command c = Command.newBuilder().setCloseEpoch(close).build();
+      reject(s, c, RejectCode.CONFLICT, "stale assignment version");
+    }
+
+    @Test
+    void closeEpochWithANextAssignmentAppliesIt() {
+      ClusterState s = accept(withVolume(3, "v", 6, DR), register("n4"));
+      CloseEpoch close = closeEpoch(1, 10, List.of(watermark("v", 0, 1))).getCloseEpoch()
+          .toBuilder()
+          .setNextAssignment(activate(s, List.of("n4")).getReassignPortions())
+          .build();
+      ClusterState after = accept(s, Command.newBuilder().setCloseEpoch(close).build());
+      assertThat(after.openEpoch()).isEqualTo(2);
+      assertThat(after.epochs()).containsOnlyKeys(1L);
+      assertThat(after.members().get("n4").state()).isEqualTo(MemberState.ACTIVE);
+      assertThat(after.assignmentVersion()).isEqualTo(s.assignmentVersion() + 1);
+    }
+
+    @Test
+    void stagingErrorsAreRejected() {
+      ClusterState s = withVolume(2, "v", 2, DR);
+      reject(s, epochStaged(1, List.of(new Portion("v", 0))), RejectCode.NOT_FOUND,
+          "epoch 1 is not closed");
+      s = accept(s, closeEpoch(1, 10, List.of(watermark("v", 0, 1))));
+      reject(s, epochStaged(1, List.of(new Portion("v", 1))), RejectCode.INVALID,
+          "has no updates in epoch 1");
+      s = accept(s, epochStaged(1, List.of(new Portion("v", 0))));
+      s = accept(s, commitEpoch(1));
+      reject(s, epochStaged(1, List.of(new Portion("v", 0))), RejectCode.CONFLICT,
+          "staging is over");
+    }
+
+    @Test
+    void appliedErrorsAreRejected() {
+      ClusterState s = withVolume(2, "v", 2, DR);
+      s = accept(s, closeEpoch(1, 10, List.of(watermark("v", 0, 1))));
+      reject(s, epochApplied(1, DR), RejectCode.CONFLICT, "not COMMITTED");
+      s = accept(s, epochStaged(1, List.of(new Portion("v", 0))));
+      s = accept(s, commitEpoch(1));
+      reject(s, epochApplied(1, "other:9000"), RejectCode.INVALID, "has nothing to apply");
+    }
+  }
+}
