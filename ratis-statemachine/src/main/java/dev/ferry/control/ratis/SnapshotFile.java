@@ -22,7 +22,7 @@ import java.util.zip.CRC32C;
  *   8      8     Raft term of the last applied entry
  *   16     8     Raft index of the last applied entry
  *   24     4     payload length L
- *   28     4     CRC32C of the payload
+ *   28     4     CRC32C of bytes 0..27 followed by the payload (header and data both covered)
  *   32     L     payload: a ClusterStateSnapshot protobuf (sorted lists: deterministic bytes)
  * </pre>
  *
@@ -33,6 +33,7 @@ public final class SnapshotFile {
   static final int MAGIC = 0x46534E50; // "FSNP"
   static final int VERSION = 1;
   static final int HEADER_BYTES = 32;
+  private static final int CRC_OFFSET = 28;
 
   /** What a snapshot file holds. */
   public record Contents(long term, long index, ClusterState state) {}
@@ -41,12 +42,12 @@ public final class SnapshotFile {
 
   public static byte[] encode(long term, long index, ClusterState state) {
     byte[] payload = ClusterStateCodec.toProto(state).toByteArray();
-    CRC32C crc = new CRC32C();
-    crc.update(payload);
     ByteBuffer b = ByteBuffer.allocate(HEADER_BYTES + payload.length);
     b.putInt(MAGIC).putInt(VERSION).putLong(term).putLong(index).putInt(payload.length);
-    b.putInt((int) crc.getValue()).put(payload);
-    return b.array();
+    b.putInt(0).put(payload);
+    byte[] bytes = b.array();
+    ByteBuffer.wrap(bytes).putInt(CRC_OFFSET, checksum(bytes));
+    return bytes;
   }
 
   public static Contents decode(Path file, byte[] bytes) throws IOException {
@@ -70,18 +71,23 @@ public final class SnapshotFile {
       throw corrupt(file, "payload length " + length + " but " + (bytes.length - HEADER_BYTES)
           + " bytes follow the header");
     }
-    CRC32C crc = new CRC32C();
-    crc.update(bytes, HEADER_BYTES, length);
-    if ((int) crc.getValue() != expectedCrc) {
-      throw corrupt(file, "payload CRC32C mismatch");
+    if (checksum(bytes) != expectedCrc) {
+      throw corrupt(file, "CRC32C mismatch");
     }
     try {
       ClusterStateSnapshot proto =
           ClusterStateSnapshot.parseFrom(ByteBuffer.wrap(bytes, HEADER_BYTES, length));
       return new Contents(term, index, ClusterStateCodec.fromProto(proto));
-    } catch (IOException | IllegalArgumentException e) {
+    } catch (IOException | RuntimeException e) {
       throw corrupt(file, "payload does not decode: " + e.getMessage());
     }
+  }
+
+  private static int checksum(byte[] bytes) {
+    CRC32C crc = new CRC32C();
+    crc.update(bytes, 0, CRC_OFFSET);
+    crc.update(bytes, HEADER_BYTES, bytes.length - HEADER_BYTES);
+    return (int) crc.getValue();
   }
 
   /** Writes durably: temp file, force, rename over {@code file}, force the directory. */

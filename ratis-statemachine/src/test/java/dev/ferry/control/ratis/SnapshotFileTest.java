@@ -118,6 +118,15 @@ class SnapshotFileTest {
   }
 
   @Test
+  void aFlippedBitInTheHeadersRaftIndexIsCorrupt() throws IOException {
+    Path file = written(richState());
+    byte[] bytes = Files.readAllBytes(file);
+    bytes[16 + 7] ^= 0x01; // lowest byte of the Raft index
+    Files.write(file, bytes);
+    assertCorrupt(file, "CRC32C");
+  }
+
+  @Test
   void aFlippedBitInTheLastPayloadByteIsCorrupt() throws IOException {
     Path file = written(richState());
     byte[] bytes = Files.readAllBytes(file);
@@ -173,11 +182,13 @@ class SnapshotFileTest {
   @Test
   void aPayloadWithAValidChecksumThatDoesNotDecodeIsCorrupt() throws IOException {
     byte[] payload = {(byte) 0xff, (byte) 0xff, (byte) 0xff}; // a truncated varint tag
-    CRC32C crc = new CRC32C();
-    crc.update(payload);
     ByteBuffer b = ByteBuffer.allocate(SnapshotFile.HEADER_BYTES + payload.length);
     b.putInt(SnapshotFile.MAGIC).putInt(SnapshotFile.VERSION).putLong(TERM).putLong(INDEX)
-        .putInt(payload.length).putInt((int) crc.getValue()).put(payload);
+        .putInt(payload.length).putInt(0).put(payload);
+    CRC32C crc = new CRC32C(); // the checksum covers the header's first 28 bytes and the payload
+    crc.update(b.array(), 0, 28);
+    crc.update(payload);
+    b.putInt(28, (int) crc.getValue());
     Path file = dir.resolve("garbage");
     Files.write(file, b.array());
     assertCorrupt(file, "does not decode");
