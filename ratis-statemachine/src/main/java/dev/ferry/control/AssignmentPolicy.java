@@ -204,7 +204,9 @@ public final class AssignmentPolicy {
             Comparator.<Integer>comparingInt(i -> owned[i]).thenComparingInt(i -> -held[i]));
     int[] kept = new int[n];
     List<Integer> orphans = new ArrayList<>();
-    for (int p = 0; p < owner.length; p++) {
+    // keep mirrors walking backwards: owners shed their excess at the end of the order, mirrors
+    // at the start, so a member that gains both rarely gains them on the same portion
+    for (int p = owner.length - 1; p >= 0; p--) {
       Integer i = mirror[p] == null ? null : index.get(mirror[p]);
       if (i != null && !mirror[p].equals(owner[p]) && kept[i] < target[i]) {
         kept[i]++;
@@ -213,6 +215,8 @@ public final class AssignmentPolicy {
         orphans.add(p);
       }
     }
+    java.util.Collections.reverse(orphans);
+    int cursor = 0; // where the next swap search starts: earlier portions were mostly used up
     for (int p : orphans) {
       int ownerIndex = index.get(owner[p]);
       int best = mostRoom(target, kept, ownerIndex);
@@ -224,7 +228,8 @@ public final class AssignmentPolicy {
       // only the owner itself has room left: swap with a portion that involves neither
       int needy = mostRoom(target, kept, -1);
       int swap = -1;
-      for (int q = 0; q < owner.length && swap < 0; q++) {
+      for (int k = 0; k < owner.length && swap < 0; k++) {
+        int q = (cursor + k) % owner.length;
         if (q != p
             && mirror[q] != null
             && !mirror[q].equals(owner[p])
@@ -232,6 +237,7 @@ public final class AssignmentPolicy {
           swap = q;
         }
       }
+      cursor = swap + 1;
       if (swap >= 0) {
         mirror[p] = mirror[swap];
         mirror[swap] = members.get(needy);

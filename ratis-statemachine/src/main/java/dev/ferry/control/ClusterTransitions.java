@@ -250,6 +250,10 @@ public final class ClusterTransitions {
       for (int r = 0; r < a.regions(); r++) {
         String owner = a.owner(r);
         String mirror = a.mirror(r);
+        if (owner != null && mirror != null && !mirror.equals(owner) && eligible.contains(owner)
+            && eligible.contains(mirror)) {
+          continue; // the common case: nothing to report, build no message
+        }
         String where = e.getKey() + "/" + r;
         if (owner == null || !eligible.contains(owner)) {
           throw conflict("portion " + where + ": owner '" + (owner == null ? "" : owner)
