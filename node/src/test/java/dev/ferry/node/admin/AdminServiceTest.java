@@ -119,4 +119,33 @@ class AdminServiceTest {
       assertThat(c.status().getMembersList()).allMatch(m -> m.getState() == MemberState.ACTIVE);
     }
   }
+
+  @Test
+  void everyNodeServesTheStandardHealthServiceAsServingOnceItIsAnActiveMember() {
+    for (String address : cluster.admins) {
+      io.grpc.ManagedChannel ch = io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder
+          .forTarget(address).usePlaintext().build();
+      try {
+        var health = io.grpc.health.v1.HealthGrpc.newBlockingStub(ch);
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(
+            health.check(io.grpc.health.v1.HealthCheckRequest.getDefaultInstance()).getStatus())
+            .isEqualTo(io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING));
+      } finally {
+        ch.shutdownNow();
+      }
+    }
+  }
+
+  @Test
+  void theStateMachinePublishesEveryNewStateToItsListeners() {
+    java.util.List<dev.ferry.control.ClusterState> seen =
+        new java.util.concurrent.CopyOnWriteArrayList<>();
+    cluster.nodes.get(2).raft().stateMachine().addListener(seen::add);
+    assertThat(seen).as("called at once with the current state").hasSize(1);
+    try (AdminClient c = cluster.client()) {
+      c.createVolume("published", 128L << 20, 64L << 20, "");
+    }
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+        assertThat(seen.get(seen.size() - 1).volumes()).containsKey("published"));
+  }
 }
