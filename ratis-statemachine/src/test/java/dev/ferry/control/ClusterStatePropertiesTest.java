@@ -160,13 +160,18 @@ class ClusterStatePropertiesTest {
       run.step(op);
     }
     run.checkReplay();
+    // the movement bounds must really be exercised, with portions in place
+    requireBoundsExercised(run, 10, 10);
+  }
+
+  private static void requireBoundsExercised(Run run, int leavingPercent, int activationPercent) {
     Statistics.label("leaving with portions").collect(run.nonTrivialChecks.contains("leaving"));
     Statistics.label("activation with portions")
         .collect(run.nonTrivialChecks.contains("activation"));
-    // the movement bounds must really be exercised, with portions in place
-    Statistics.label("leaving with portions").coverage(c -> c.check(true).percentage(p -> p > 10));
+    Statistics.label("leaving with portions")
+        .coverage(c -> c.check(true).percentage(p -> p > leavingPercent));
     Statistics.label("activation with portions")
-        .coverage(c -> c.check(true).percentage(p -> p > 10));
+        .coverage(c -> c.check(true).percentage(p -> p > activationPercent));
   }
 
   @Property(tries = 250)
@@ -187,12 +192,7 @@ class ClusterStatePropertiesTest {
       run.step(op);
     }
     run.checkReplay();
-    Statistics.label("leaving with portions").collect(run.nonTrivialChecks.contains("leaving"));
-    Statistics.label("activation with portions")
-        .collect(run.nonTrivialChecks.contains("activation"));
-    Statistics.label("leaving with portions").coverage(c -> c.check(true).percentage(p -> p > 25));
-    Statistics.label("activation with portions")
-        .coverage(c -> c.check(true).percentage(p -> p > 15));
+    requireBoundsExercised(run, 25, 15);
   }
 
   // ---- one run ----

@@ -44,6 +44,16 @@ final class AdminCommand {
     return new AdminClient(AdminClient.parseAddresses(cluster), Units.parseDuration(timeout));
   }
 
+  /** Runs one call against the cluster and prints the line it returns. */
+  int printResult(CommandSpec spec, java.util.function.Function<AdminClient, String> call) {
+    try (AdminClient c = client()) {
+      PrintWriter out = spec.commandLine().getOut();
+      out.println(call.apply(c));
+      out.flush();
+      return 0;
+    }
+  }
+
   @Command(name = "status", mixinStandardHelpOptions = true,
       description = "Leader, members, assignment version, volumes, epochs.")
   static final class StatusCmd implements Callable<Integer> {
@@ -141,13 +151,11 @@ final class AdminCommand {
           throw new IllegalArgumentException("--region-size must be positive, got " + regionSize
               + " bytes");
         }
-        try (AdminClient c = volume.admin.client()) {
+        return volume.admin.printResult(spec, c -> {
           CommandReply r = c.createVolume(name, size, regionSize, secondary);
-          spec.commandLine().getOut().printf("created volume %s (%s), assignment version %d%n",
-              name, Units.formatSize(size), r.getAssignmentVersion());
-          spec.commandLine().getOut().flush();
-          return 0;
-        }
+          return "created volume " + name + " (" + Units.formatSize(size)
+              + "), assignment version " + r.getAssignmentVersion();
+        });
       }
     }
 
@@ -199,13 +207,8 @@ final class AdminCommand {
 
       @Override
       public Integer call() {
-        try (AdminClient c = volume.admin.client()) {
-          CommandReply r = c.deleteVolume(name);
-          spec.commandLine().getOut().printf("deleted volume %s, assignment version %d%n", name,
-              r.getAssignmentVersion());
-          spec.commandLine().getOut().flush();
-          return 0;
-        }
+        return volume.admin.printResult(spec, c -> "deleted volume " + name
+            + ", assignment version " + c.deleteVolume(name).getAssignmentVersion());
       }
     }
   }
@@ -273,13 +276,8 @@ final class AdminCommand {
 
       @Override
       public Integer call() {
-        try (AdminClient c = member.admin.client()) {
-          CommandReply r = c.drainMember(id);
-          spec.commandLine().getOut().printf("member %s is DRAINING, assignment version %d%n", id,
-              r.getAssignmentVersion());
-          spec.commandLine().getOut().flush();
-          return 0;
-        }
+        return member.admin.printResult(spec, c -> "member " + id
+            + " is DRAINING, assignment version " + c.drainMember(id).getAssignmentVersion());
       }
     }
 
@@ -292,12 +290,10 @@ final class AdminCommand {
 
       @Override
       public Integer call() {
-        try (AdminClient c = member.admin.client()) {
+        return member.admin.printResult(spec, c -> {
           c.removeMember(id);
-          spec.commandLine().getOut().printf("member %s is REMOVED%n", id);
-          spec.commandLine().getOut().flush();
-          return 0;
-        }
+          return "member " + id + " is REMOVED";
+        });
       }
     }
   }

@@ -102,8 +102,7 @@ final class ClusterCommand {
 
     @Override
     public Integer call() throws Exception {
-      LocalCluster c = LocalCluster.read(dir).orElseThrow(() ->
-          new IllegalArgumentException("no cluster.json in " + dir));
+      LocalCluster c = LocalCluster.require(dir);
       PrintWriter out = spec.commandLine().getOut();
       c.stop(Duration.ofSeconds(10)).forEach(out::println);
       out.flush();
@@ -119,8 +118,7 @@ final class ClusterCommand {
 
     @Override
     public Integer call() throws Exception {
-      LocalCluster c = LocalCluster.read(dir).orElseThrow(() ->
-          new IllegalArgumentException("no cluster.json in " + dir));
+      LocalCluster c = LocalCluster.require(dir);
       String join = c.nodes.stream().filter(n -> n.process().isPresent()).map(LocalCluster.Node::admin)
           .collect(Collectors.joining(","));
       if (join.isEmpty()) {
@@ -147,8 +145,7 @@ final class ClusterCommand {
 
     @Override
     public Integer call() throws Exception {
-      LocalCluster c = LocalCluster.read(dir).orElseThrow(() ->
-          new IllegalArgumentException("no cluster.json in " + dir));
+      LocalCluster c = LocalCluster.require(dir);
       int i = -1;
       for (int k = 0; k < c.nodes.size(); k++) {
         if (c.nodes.get(k).id().equals(id)) {

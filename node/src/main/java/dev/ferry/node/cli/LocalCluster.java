@@ -93,6 +93,10 @@ final class LocalCluster {
     return Optional.of(new LocalCluster(dir, base, nodes, settings));
   }
 
+  static LocalCluster require(Path dir) throws IOException {
+    return read(dir).orElseThrow(() -> new IllegalArgumentException("no cluster.json in " + dir));
+  }
+
   void write() throws IOException {
     Map<String, Object> o = new LinkedHashMap<>();
     o.put("basePort", basePort);
