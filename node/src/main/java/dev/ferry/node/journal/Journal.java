@@ -1,0 +1,417 @@
+package dev.ferry.node.journal;
+
+import com.google.common.base.Preconditions;
+import com.google.common.base.Throwables;
+import com.google.common.util.concurrent.Uninterruptibles;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+/**
+ * The node's journal: every update copy the node holds (owned, mirrored, forwarded) and the
+ * sequence numbers of its forwarded copies, kept on disk until their epoch is applied at the
+ * secondary.
+ *
+ * <p>On disk: files {@code segment-<20-digit sequence of the first record>.log} in one
+ * directory. Each starts with an 8-byte header, big-endian:
+ *
+ * <pre>
+ *   offset size  field
+ *   0      4     magic 'F','J','S','G'
+ *   4      4     format version (1)
+ * </pre>
+ *
+ * followed by records, each self-verifying; big-endian, offsets within the record:
+ *
+ * <pre>
+ *   offset       size  field
+ *   0            4     magic 'F','J','R','C'
+ *   4            4     length L: the bytes after this field (the record takes 8 + L bytes)
+ *   8            4     CRC32C of bytes 12 .. 8+L (everything after this field)
+ *   12           1     type: 1 OWNED, 2 MIRROR, 3 FORWARDED, 4 SEQUENCED
+ *   13           8     epoch
+ *   21           4     region
+ *   25           8     n
+ *   33           8     clientSeq
+ *   41           8     offset (in the volume)
+ *   49           2     volume length V (UTF-8 bytes)
+ *   51           V     volume
+ *   51+V         2     primaryId length P
+ *   53+V         P     primaryId
+ *   53+V+P       2     peer length R
+ *   55+V+P       R     peer
+ *   55+V+P+R     4     data length D
+ *   59+V+P+R     D     data
+ * </pre>
+ *
+ * A new segment starts when the next record would take the active one past {@code segmentBytes};
+ * no record may be larger than a segment less its header.
+ *
+ * <p>Threading: {@link #append} encodes on the caller's thread and queues; one writer thread,
+ * {@code ferry-journal-writer}, alone touches the files once {@link #open} has returned. It does
+ * group commit: it takes every queued append, writes them with one gathering write per segment,
+ * forces once for the whole batch when {@code sync} is set, then completes the batch's futures
+ * (on the writer thread: dependent stages must not block; use the async variants for real work).
+ * With {@code sync} off ("mirrored") appends are written, not forced; a segment is still forced
+ * when it is closed for the next one and at {@link #close}, so a crash can only tear the last
+ * segment.
+ *
+ * <p>Faults: a failed write or force is fatal and never retried (after a failed fsync the kernel
+ * may have dropped the dirty pages; a later fsync that succeeds proves nothing). Every pending
+ * and later append fails with {@link JournalFailedException}, the writer stops, and
+ * {@code onFatal} is called once.
+ *
+ * <p>Recovery at open reads the segments in order and verifies each record's magic, length and
+ * CRC. In the last segment, a torn tail is cut and logged: trailing zero bytes, a record the file
+ * ends inside (unless a valid record can be found after its start, which means its length field
+ * is damaged), or a record failing its CRC that only zero bytes follow. Anything else that does
+ * not verify, in any segment, is corruption: open fails with "corrupt journal FILE at offset O:
+ * WHY" and never skips data.
+ *
+ * <p>Space: {@link #release} deletes closed segments whose records all belong to applied epochs.
+ * A FORWARDED copy counts with the epoch of its SEQUENCED record, matched by (primaryId,
+ * clientSeq), and pins its segment until that record is appended. Deleted segments may be
+ * anywhere in the sequence, so replay can meet a SEQUENCED record whose FORWARDED copy is gone.
+ * The budget counts bytes on disk plus bytes queued; segment headers are added as segments are
+ * created and may take it past the budget by 8 bytes a segment.
+ */
+public final class Journal implements AutoCloseable {
+  private static final Logger LOG = LogManager.getLogger(Journal.class);
+
+  /** Work for the writer thread. */
+  private sealed interface Op permits Append, Release, Close {
+    void fail(Throwable cause);
+  }
+
+  private record Append(JournalRecord record, ByteBuffer bytes, CompletableFuture<Void> done)
+      implements Op {
+    @Override
+    public void fail(Throwable cause) {
+      done.completeExceptionally(cause);
+    }
+  }
+
+  private record Release(long appliedEpoch, CompletableFuture<Long> freed) implements Op {
+    @Override
+    public void fail(Throwable cause) {
+      freed.completeExceptionally(cause);
+    }
+  }
+
+  private enum Close implements Op {
+    INSTANCE;
+
+    @Override
+    public void fail(Throwable cause) {
+      // close() waits for the writer to end, not for this
+    }
+  }
+
+  private final Path dir;
+  private final JournalOptions options;
+  private final LinkedBlockingQueue<Op> queue = new LinkedBlockingQueue<>();
+  private final AtomicLong diskBytes;
+  private final Thread writer;
+
+  private final Object lock = new Object();
+  /** Bytes on disk plus bytes queued: what the budget limits. Guarded by lock. */
+  private long claimedBytes;
+  /** Guarded by lock. */
+  private boolean closed;
+  /** Set under lock, once; read without it for the fast path. */
+  private volatile JournalFailedException failure;
+
+  /** Writer thread only. */
+  private final Segments segments;
+  /** The active segment's channel; writer thread only. */
+  private FileChannel active;
+
+  private Journal(Path dir, JournalOptions options, Recovery.Result recovered) {
+    this.dir = dir;
+    this.options = options;
+    this.segments = recovered.segments();
+    this.active = recovered.active();
+    this.diskBytes = new AtomicLong(segments.totalBytes());
+    this.claimedBytes = diskBytes.get();
+    this.writer = new Thread(this::writeLoop, "ferry-journal-writer");
+    writer.setDaemon(true);
+  }
+
+  /**
+   * Opens (creating if absent) and recovers the journal in dir, calling replay for every valid
+   * record in append order before returning. Torn tail of the last segment: cut. Any other bad
+   * record: IOException naming the file and the byte offset ("corrupt journal FILE at offset O:
+   * WHY").
+   */
+  public static Journal open(Path dir, JournalOptions options, Consumer<JournalRecord> replay)
+      throws IOException {
+    Recovery.Result recovered = Recovery.run(dir, options.disk(), replay);
+    Journal journal = new Journal(dir, options, recovered);
+    LOG.info("journal {}: recovered {} records in {} segments ({} bytes)", dir,
+        recovered.records(), recovered.segments().count(), journal.bytesUsed());
+    journal.writer.start();
+    return journal;
+  }
+
+  /**
+   * Queues the record; the future completes when it is written (and forced, if options.sync()).
+   * Fails with JournalFullException (budget exceeded, nothing written) or JournalFailedException
+   * (fatal I/O; journal unusable); with IllegalArgumentException for a record larger than a
+   * segment or a string longer than 65,535 UTF-8 bytes; with IllegalStateException once closed.
+   */
+  public CompletableFuture<Void> append(JournalRecord record) {
+    if (record.data().length > options.segmentBytes()) {
+      return CompletableFuture.failedFuture(tooLarge(record.data().length));
+    }
+    ByteBuffer bytes;
+    try {
+      bytes = RecordCodec.encode(record);
+    } catch (IllegalArgumentException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    int size = bytes.remaining();
+    if (size > options.segmentBytes() - Segment.HEADER_BYTES) {
+      return CompletableFuture.failedFuture(tooLarge(size));
+    }
+    Append op = new Append(record, bytes, new CompletableFuture<>());
+    synchronized (lock) {
+      if (failure != null) {
+        return CompletableFuture.failedFuture(failure);
+      }
+      if (closed) {
+        return CompletableFuture.failedFuture(closedException());
+      }
+      if (claimedBytes + size > options.budgetBytes()) {
+        long onDisk = diskBytes.get();
+        return CompletableFuture.failedFuture(new JournalFullException(options.budgetBytes(),
+            onDisk, claimedBytes - onDisk, size));
+      }
+      claimedBytes += size;
+      queue.add(op);
+    }
+    return op.done();
+  }
+
+  /**
+   * Deletes the closed segments whose records all belong to epochs at or before appliedEpoch
+   * (see the class comment for forwarded copies); never the active segment. Runs on the writer
+   * thread after the appends queued before it. Returns the bytes freed.
+   */
+  public long release(long appliedEpoch) throws IOException {
+    Preconditions.checkState(Thread.currentThread() != writer,
+        "release from the journal writer (a future's callback) would wait for itself");
+    Release op = new Release(appliedEpoch, new CompletableFuture<>());
+    synchronized (lock) {
+      if (failure != null) {
+        throw failure;
+      }
+      if (closed) {
+        throw closedException();
+      }
+      queue.add(op);
+    }
+    try {
+      return Uninterruptibles.getUninterruptibly(op.freed());
+    } catch (ExecutionException e) {
+      Throwables.throwIfInstanceOf(e.getCause(), IOException.class);
+      throw new IOException(e.getCause());
+    }
+  }
+
+  /** Bytes on disk in all segments, headers included; queued appends are not counted. */
+  public long bytesUsed() {
+    return diskBytes.get();
+  }
+
+  /** Drains queued appends, forces, closes files. Idempotent. */
+  @Override
+  public void close() {
+    Preconditions.checkState(Thread.currentThread() != writer,
+        "close from the journal writer (a future's callback) would wait for itself");
+    synchronized (lock) {
+      if (!closed && failure == null) {
+        queue.add(Close.INSTANCE);
+      }
+      closed = true;
+    }
+    Uninterruptibles.joinUninterruptibly(writer);
+  }
+
+  private IllegalStateException closedException() {
+    return new IllegalStateException("journal " + dir + " is closed");
+  }
+
+  private IllegalArgumentException tooLarge(long size) {
+    return new IllegalArgumentException("a record of " + size
+        + " bytes does not fit in a journal segment of " + options.segmentBytes() + " bytes");
+  }
+
+  private void writeLoop() {
+    List<Op> batch = new ArrayList<>();
+    try {
+      boolean open = true;
+      while (open) {
+        batch.add(Uninterruptibles.takeUninterruptibly(queue));
+        queue.drainTo(batch);
+        open = process(batch);
+        batch.clear();
+      }
+    } catch (JournalFailedException e) {
+      die(e, batch);
+    } catch (RuntimeException | Error e) {
+      die(new JournalFailedException(segments.active().file, e), batch);
+    }
+  }
+
+  /** Runs one batch in queue order; false once the journal is closed. */
+  private boolean process(List<Op> batch) throws JournalFailedException {
+    List<Append> appends = new ArrayList<>(batch.size());
+    for (Op op : batch) {
+      if (op instanceof Append a) {
+        appends.add(a);
+        continue;
+      }
+      commit(appends);
+      appends.clear();
+      if (op instanceof Release r) {
+        release(r);
+      } else {
+        force(segments.active());
+        closeActive();
+        return false;
+      }
+    }
+    commit(appends);
+    return true;
+  }
+
+  /** Writes the appends, forces once if sync, then completes their futures. */
+  private void commit(List<Append> appends) throws JournalFailedException {
+    if (appends.isEmpty()) {
+      return;
+    }
+    List<ByteBuffer> run = new ArrayList<>(appends.size());
+    for (Append a : appends) {
+      int size = a.bytes().remaining();
+      if (segments.active().bytes + size > options.segmentBytes()) {
+        write(run);
+        run.clear();
+        roll();
+      }
+      run.add(a.bytes());
+      segments.account(a.record(), segments.active(), size);
+    }
+    write(run);
+    if (options.sync()) {
+      force(segments.active());
+    }
+    for (Append a : appends) {
+      a.done().complete(null);
+    }
+  }
+
+  private void write(List<ByteBuffer> run) throws JournalFailedException {
+    ByteBuffer[] buffers = run.toArray(ByteBuffer[]::new);
+    long size = run.stream().mapToLong(ByteBuffer::remaining).sum();
+    try {
+      for (long written = 0; written < size; ) {
+        written += active.write(buffers);
+      }
+    } catch (IOException e) {
+      throw new JournalFailedException(segments.active().file, e);
+    }
+    diskBytes.addAndGet(size);
+  }
+
+  private void force(Segment s) throws JournalFailedException {
+    try {
+      active.force(false);
+    } catch (IOException e) {
+      throw new JournalFailedException(s.file, e);
+    }
+  }
+
+  /** Closes the full active segment (forced, in either mode) and starts the next one. */
+  private void roll() throws JournalFailedException {
+    Segment full = segments.active();
+    force(full);
+    closeActive();
+    Segment next = Segment.named(dir, full.endRecord());
+    try {
+      active = next.create(options.disk());
+    } catch (IOException e) {
+      throw new JournalFailedException(next.file, e);
+    }
+    segments.add(next);
+    diskBytes.addAndGet(next.bytes);
+    synchronized (lock) {
+      claimedBytes += next.bytes;
+    }
+  }
+
+  private void closeActive() throws JournalFailedException {
+    try {
+      active.close();
+    } catch (IOException e) {
+      throw new JournalFailedException(segments.active().file, e);
+    }
+  }
+
+  private void release(Release op) {
+    long freed = 0;
+    IOException error = null;
+    try {
+      for (Segment s : segments.releasable(op.appliedEpoch())) {
+        Files.delete(s.file);
+        segments.remove(s);
+        freed += s.bytes;
+      }
+    } catch (IOException e) {
+      // not fatal: nothing acknowledged is at risk, the space just stays in use
+      error = e;
+    }
+    // accounted before the caller wakes up, so it sees the space freed
+    diskBytes.addAndGet(-freed);
+    synchronized (lock) {
+      claimedBytes -= freed;
+    }
+    LOG.debug("journal {}: released {} bytes up to epoch {}", dir, freed, op.appliedEpoch());
+    if (error != null) {
+      op.freed().completeExceptionally(error);
+    } else {
+      op.freed().complete(freed);
+    }
+  }
+
+  /** Fails everything pending and everything after, then tells the node, once. */
+  private void die(JournalFailedException e, List<Op> batch) {
+    List<Op> stranded = new ArrayList<>(batch);
+    synchronized (lock) {
+      failure = e;
+      queue.drainTo(stranded);
+    }
+    stranded.forEach(op -> op.fail(e));
+    try {
+      active.close();
+    } catch (IOException | RuntimeException ignored) {
+      // the journal is dead already; the cause that matters is e
+    }
+    LOG.error("journal {} failed; it accepts nothing more", dir, e);
+    try {
+      options.onFatal().accept(e);
+    } catch (RuntimeException t) {
+      LOG.error("journal onFatal handler threw", t);
+    }
+  }
+}
