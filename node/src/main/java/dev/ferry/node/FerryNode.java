@@ -7,6 +7,13 @@ import dev.ferry.control.Member;
 import dev.ferry.node.admin.AdminService;
 import dev.ferry.node.config.NodeConfig;
 import dev.ferry.node.coordinator.Coordinator;
+import dev.ferry.node.data.DataPlane;
+import dev.ferry.node.data.IngestService;
+import dev.ferry.node.data.PeerService;
+import dev.ferry.node.journal.Disk;
+import dev.ferry.node.journal.Journal;
+import dev.ferry.node.journal.JournalOptions;
+import dev.ferry.node.journal.JournalRecord;
 import dev.ferry.node.raft.CommandRejectedException;
 import dev.ferry.node.raft.RaftNode;
 import dev.ferry.proto.control.Command;
@@ -51,21 +58,54 @@ public final class FerryNode implements AutoCloseable {
       });
   private final CountDownLatch registered = new CountDownLatch(1);
   private Server grpc;
+  private Server ingestGrpc;
+  private Journal journal;
+  private DataPlane data;
+
+  private final Disk disk;
 
   public FerryNode(NodeConfig config) {
+    this(config, Disk.REAL);
+  }
+
+  /** A node whose journal uses {@code disk} (tests inject slow or failing disks). */
+  public FerryNode(NodeConfig config, Disk disk) {
     this.config = config;
+    this.disk = disk;
     this.raft = new RaftNode(config);
     this.coordinator = new Coordinator(raft, config.coordinatorTick());
   }
 
   public void start() throws IOException {
-    grpc = NettyServerBuilder
+    NodeConfig.DataPathConfig d = config.data();
+    List<JournalRecord> replayed = new ArrayList<>();
+    JournalOptions defaults = JournalOptions.defaults();
+    journal = Journal.open(d.journalDir(), new JournalOptions(d.journalSegmentBytes(),
+        d.journalBudgetBytes(), d.durable(), disk, defaults.onFatal()), replayed::add);
+    LOG.info("journal {}: {} records recovered, {} bytes, {}", d.journalDir(), replayed.size(),
+        journal.bytesUsed(), d.durable() ? "durable (fsync)" : "mirrored (no fsync)");
+    data = new DataPlane(config.id(), journal, raft::state, d.maxWriteBytes(), replayed);
+    replayed.clear();
+    IngestService ingest = new IngestService(data, d.streamWindowBytes(), d.nodeWindowBytes(),
+        () -> raft.state().assignmentVersion());
+    NettyServerBuilder main = NettyServerBuilder
         .forAddress(new InetSocketAddress(config.listen().getHost(), config.listen().getPort()))
         .addService(new AdminService(config.id(), raft, config.defaultRegionSize()))
+        .addService(new PeerService(data, () -> raft.state().assignmentVersion()))
         .addService(health.getHealthService())
-        .addService(ProtoReflectionServiceV1.newInstance())
-        .build()
-        .start();
+        .addService(ProtoReflectionServiceV1.newInstance());
+    if (d.ingestListen() == null) {
+      main.addService(ingest); // primary and peer traffic share one port
+    } else {
+      ingestGrpc = NettyServerBuilder
+          .forAddress(new InetSocketAddress(d.ingestListen().getHost(), d.ingestListen().getPort()))
+          .addService(ingest)
+          .addService(health.getHealthService())
+          .build()
+          .start();
+      LOG.info("node {} takes primaries' writes on {}", config.id(), d.ingestListen());
+    }
+    grpc = main.build().start();
     health.setStatus("", ServingStatus.NOT_SERVING);
     LOG.info("node {} serving gRPC on {}", config.id(), config.listen());
 
@@ -108,7 +148,9 @@ public final class FerryNode implements AutoCloseable {
     ClusterState s = raft.state();
     Member me = s.members().get(config.id());
     String address = config.listen().toString();
-    if (me != null && me.address().equals(address)
+    String ingestAddress = config.data().ingestListen() == null ? address
+        : config.data().ingestListen().toString();
+    if (me != null && me.address().equals(address) && me.ingestAddress().equals(ingestAddress)
         && (me.state() == MemberState.JOINING || me.state() == MemberState.ACTIVE)) {
       if (me.state() == MemberState.ACTIVE) {
         health.setStatus("", ServingStatus.SERVING);
@@ -119,7 +161,8 @@ public final class FerryNode implements AutoCloseable {
     }
     long incarnation = me == null ? 1 : me.incarnation() + (me.state() == MemberState.FAILED ? 1 : 0);
     Command register = Command.newBuilder().setRegisterMember(RegisterMember.newBuilder()
-        .setId(config.id()).setAddress(address).setIncarnation(incarnation)).build();
+        .setId(config.id()).setAddress(address).setIncarnation(incarnation)
+        .setIngestAddress(ingestAddress.equals(address) ? "" : ingestAddress)).build();
     try {
       raft.submit(register).get(5, TimeUnit.SECONDS);
       LOG.info("registered as member {} (incarnation {})", config.id(), incarnation);
@@ -136,6 +179,30 @@ public final class FerryNode implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+  }
+
+  private static void stopServer(Server server) {
+    if (server == null) {
+      return;
+    }
+    server.shutdown();
+    try {
+      if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
+        server.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      server.shutdownNow();
+    }
+  }
+
+  /** Bytes the journal holds on disk. */
+  public long journalBytes() {
+    return journal.bytesUsed();
+  }
+
+  public DataPlane data() {
+    return data;
   }
 
   public RaftNode raft() {
@@ -157,16 +224,13 @@ public final class FerryNode implements AutoCloseable {
     registrar.shutdownNow();
     coordinator.close();
     health.enterTerminalState();
-    if (grpc != null) {
-      grpc.shutdown();
-      try {
-        if (!grpc.awaitTermination(5, TimeUnit.SECONDS)) {
-          grpc.shutdownNow();
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        grpc.shutdownNow();
-      }
+    stopServer(ingestGrpc);
+    stopServer(grpc);
+    if (data != null) {
+      data.close();
+    }
+    if (journal != null) {
+      journal.close();
     }
     try {
       raft.close();

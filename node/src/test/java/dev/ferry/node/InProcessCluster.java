@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 import com.google.common.net.HostAndPort;
 import dev.ferry.client.AdminClient;
 import dev.ferry.node.config.NodeConfig;
+import dev.ferry.node.journal.Disk;
 import dev.ferry.proto.control.MemberState;
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -21,6 +22,15 @@ public final class InProcessCluster implements AutoCloseable {
   public final List<String> admins = new ArrayList<>();
 
   public InProcessCluster(Path dir, int count) throws IOException {
+    this(dir, count, Map.of(), i -> Disk.REAL);
+  }
+
+  /**
+   * @param settings extra configuration keys for every node
+   * @param disks the journal disk of node i (0-based)
+   */
+  public InProcessCluster(Path dir, int count, Map<String, String> settings,
+      java.util.function.IntFunction<Disk> disks) throws IOException {
     int[] ports = freePorts(2 * count);
     StringBuilder peers = new StringBuilder();
     for (int i = 0; i < count; i++) {
@@ -36,7 +46,8 @@ public final class InProcessCluster implements AutoCloseable {
       m.put("coordinator.tick", "50ms");
       m.put("raft.election.timeout.min", "300ms");
       m.put("raft.election.timeout.max", "600ms");
-      nodes.add(new FerryNode(NodeConfig.fromMap(m, dir)));
+      m.putAll(settings);
+      nodes.add(new FerryNode(NodeConfig.fromMap(m, dir), disks.apply(i)));
       admins.add("127.0.0.1:" + ports[i]);
     }
     for (FerryNode n : nodes) {

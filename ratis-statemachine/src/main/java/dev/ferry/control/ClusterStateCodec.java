@@ -35,7 +35,8 @@ public final class ClusterStateCodec {
               .setId(m.id())
               .setAddress(m.address())
               .setState(m.state())
-              .setIncarnation(m.incarnation()));
+              .setIncarnation(m.incarnation())
+              .setIngestAddress(m.ingestAddress().equals(m.address()) ? "" : m.ingestAddress()));
     }
     for (Volume v : s.volumes().values()) {
       b.addVolumes(
@@ -82,7 +83,8 @@ public final class ClusterStateCodec {
     TreeMap<String, Member> members = new TreeMap<>();
     List<dev.ferry.proto.control.Member> memberList = p.getMembersList();
     for (dev.ferry.proto.control.Member m : memberList) {
-      members.put(m.getId(), new Member(m.getId(), m.getAddress(), m.getState(), m.getIncarnation()));
+      members.put(m.getId(), new Member(m.getId(), m.getAddress(), m.getState(), m.getIncarnation(),
+          m.getIngestAddress()));
     }
     TreeMap<String, Volume> volumes = new TreeMap<>();
     for (dev.ferry.proto.control.Volume v : p.getVolumesList()) {

@@ -81,11 +81,15 @@ public final class ClusterTransitions {
             > 65535) {
       throw invalid("member address must be host:port, got '" + r.getAddress() + "'");
     }
+    if (!r.getIngestAddress().isEmpty() && !ADDRESS.matcher(r.getIngestAddress()).matches()) {
+      throw invalid("member ingest address must be host:port, got '" + r.getIngestAddress() + "'");
+    }
     if (r.getIncarnation() < 1) {
       throw invalid("member incarnation must be >= 1, got " + r.getIncarnation());
     }
     Member existing = s.members().get(r.getId());
-    Member joining = new Member(r.getId(), r.getAddress(), MemberState.JOINING, r.getIncarnation());
+    Member joining = new Member(r.getId(), r.getAddress(), MemberState.JOINING, r.getIncarnation(),
+        r.getIngestAddress());
     if (existing == null) {
       return s.withMembers(put(s.members(), joining));
     }
@@ -101,7 +105,8 @@ public final class ClusterTransitions {
         return s.withMembers(put(s.members(), joining));
       default:
         if (r.getIncarnation() == existing.incarnation()
-            && r.getAddress().equals(existing.address())) {
+            && r.getAddress().equals(existing.address())
+            && joining.ingestAddress().equals(existing.ingestAddress())) {
           return s; // the same node registering again after a restart: nothing changes
         }
         throw new CommandRejected(RejectCode.ALREADY_EXISTS,

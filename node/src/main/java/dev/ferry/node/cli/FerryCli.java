@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
       ClusterCommand.class,
       AdminCommand.class,
       DemoCommand.class,
+      LoadCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class FerryCli {

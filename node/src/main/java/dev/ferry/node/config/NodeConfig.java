@@ -29,7 +29,19 @@ public record NodeConfig(
     Duration electionTimeoutMax,
     long snapshotEvery,
     Duration coordinatorTick,
-    long defaultRegionSize) {
+    long defaultRegionSize,
+    DataPathConfig data) {
+
+  /** Settings of the data path: ingest, mirroring, forwarding and the journal. */
+  public record DataPathConfig(
+      boolean durable,
+      Path journalDir,
+      long journalSegmentBytes,
+      long journalBudgetBytes,
+      HostAndPort ingestListen,
+      long maxWriteBytes,
+      long streamWindowBytes,
+      long nodeWindowBytes) {}
 
   /** Key → {default, documentation}. The defaults run a local single-node cluster unedited. */
   public static final ImmutableMap<String, String[]> KEYS =
@@ -53,6 +65,19 @@ public record NodeConfig(
               "how often the leader's coordinator looks for work (joining members, balance)"})
           .put("volume.default.region.size", new String[] {"64MiB",
               "region (portion) size of volumes created without --region-size"})
+          .put("data.durability", new String[] {"durable",
+              "durable: both copies fsync'd before the ack (group commit); mirrored: both written, not fsync'd"})
+          .put("journal.dir", new String[] {"${node.dir}/journal", "the journal's directory"})
+          .put("journal.segment.size", new String[] {"64MiB", "size at which a journal segment is closed"})
+          .put("journal.budget", new String[] {"4GiB",
+              "journal bytes on disk at most; past it writes fail with RESOURCE_EXHAUSTED"})
+          .put("ingest.listen", new String[] {"",
+              "host:port for primaries' writes on a port of their own; empty = node.listen"})
+          .put("ingest.max.write.size", new String[] {"1MiB", "largest accepted write"})
+          .put("ingest.stream.window", new String[] {"8MiB",
+              "bytes of unacknowledged writes one primary stream may have in flight"})
+          .put("ingest.node.window", new String[] {"128MiB",
+              "bytes of unacknowledged writes all primary streams of a node may have in flight"})
           .build();
 
   public static NodeConfig load(Path file, Map<String, String> overrides) throws IOException {
@@ -116,15 +141,7 @@ public record NodeConfig(
     if (snapshotEvery < 1) {
       throw new IllegalArgumentException("raft.snapshot.every must be at least 1");
     }
-    long regionSize;
-    try {
-      regionSize = Units.parseSize(v.get("volume.default.region.size"));
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("volume.default.region.size: " + e.getMessage());
-    }
-    if (regionSize <= 0) {
-      throw new IllegalArgumentException("volume.default.region.size must be positive");
-    }
+    long regionSize = positiveSize(v, "volume.default.region.size");
     String join = v.get("cluster.join");
     if (!join.isBlank()) {
       for (String a : join.split(",")) {
@@ -133,7 +150,39 @@ public record NodeConfig(
     }
     return new NodeConfig(id, dir, address("node.listen", v.get("node.listen")),
         address("raft.listen", v.get("raft.listen")), v.get("cluster.name"), peers.buildOrThrow(),
-        join, min, max, snapshotEvery, duration(v, "coordinator.tick"), regionSize);
+        join, min, max, snapshotEvery, duration(v, "coordinator.tick"), regionSize,
+        dataPath(v, base, dir));
+  }
+
+  private static DataPathConfig dataPath(Map<String, String> v, Path base, Path nodeDir) {
+    String durability = v.get("data.durability");
+    if (!durability.equals("durable") && !durability.equals("mirrored")) {
+      throw new IllegalArgumentException("data.durability must be 'durable' or 'mirrored', got '"
+          + durability + "'");
+    }
+    String journal = v.get("journal.dir");
+    Path journalDir = journal.startsWith("${node.dir}")
+        ? nodeDir.resolve(journal.substring("${node.dir}".length()).replaceFirst("^/", ""))
+        : base.resolve(journal).normalize();
+    String ingest = v.get("ingest.listen");
+    return new DataPathConfig(durability.equals("durable"), journalDir,
+        positiveSize(v, "journal.segment.size"), positiveSize(v, "journal.budget"),
+        ingest.isBlank() ? null : address("ingest.listen", ingest),
+        positiveSize(v, "ingest.max.write.size"), positiveSize(v, "ingest.stream.window"),
+        positiveSize(v, "ingest.node.window"));
+  }
+
+  private static long positiveSize(Map<String, String> v, String key) {
+    long size;
+    try {
+      size = Units.parseSize(v.get(key));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(key + ": " + e.getMessage());
+    }
+    if (size <= 0) {
+      throw new IllegalArgumentException(key + " must be positive, got '" + v.get(key) + "'");
+    }
+    return size;
   }
 
   private static Duration duration(Map<String, String> v, String key) {

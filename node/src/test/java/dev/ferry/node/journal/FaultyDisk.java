@@ -19,9 +19,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * force or a write (block, throw), and can stop a gathering write halfway, as a crash would.
  * Directory forces are neither counted nor hooked.
  */
-final class FaultyDisk implements Disk {
+public final class FaultyDisk implements Disk {
   /** Runs on the writer thread before the operation; may block or throw. */
-  interface Fault {
+  public interface Fault {
     void hit(Path file) throws IOException;
   }
 
@@ -38,11 +38,11 @@ final class FaultyDisk implements Disk {
     return Segment.firstRecordOf(file).isPresent() ? new HookedChannel(file, real) : real;
   }
 
-  int segmentForces() {
+  public int segmentForces() {
     return segmentForces.get();
   }
 
-  void beforeForce(Fault fault) {
+  public void beforeForce(Fault fault) {
     beforeForce = fault;
   }
 
@@ -65,15 +65,15 @@ final class FaultyDisk implements Disk {
    * Holds the writer until opened. Declared as a resource after the journal, it opens before the
    * journal closes, also after a failed assertion, so close() never waits on a held writer.
    */
-  static final class Gate implements Closeable {
+  public static final class Gate implements Closeable {
     private final CountDownLatch latch = new CountDownLatch(1);
 
-    void open() {
+    public void open() {
       latch.countDown();
     }
 
     /** A fault that waits for the gate. */
-    Fault holds() {
+    public Fault holds() {
       return file -> await();
     }
 

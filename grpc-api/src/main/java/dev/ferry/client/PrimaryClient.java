@@ -1,0 +1,268 @@
+package dev.ferry.client;
+
+import com.google.common.net.HostAndPort;
+import com.google.protobuf.ByteString;
+import dev.ferry.proto.control.ClusterStateSnapshot;
+import dev.ferry.proto.control.Member;
+import dev.ferry.proto.control.Volume;
+import dev.ferry.proto.control.VolumeAssignment;
+import dev.ferry.proto.ingest.IngestGrpc;
+import dev.ferry.proto.ingest.WriteRequest;
+import dev.ferry.proto.ingest.WriteResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.zip.CRC32C;
+
+/**
+ * A primary's connection to a Ferry cluster. It learns the committed assignment from any node
+ * (and follows changes), sends each write straight to its portion's owner over one Ingest stream
+ * per node, pipelines up to {@code window} writes, and retries a write with the same client
+ * sequence number on {@code UNAVAILABLE} or an owner change, so each write is stored once.
+ *
+ * <p>Thread-safe. {@link #write} blocks while the window is full (backpressure).
+ */
+public final class PrimaryClient implements AutoCloseable {
+  /** What the cluster answered for one write: its place in its portion's order. */
+  public record WriteAck(long clientSeq, long epoch, long n) {}
+
+  private final String primaryId;
+  private final AdminClient admin;
+  private final Semaphore window;
+  private final Duration retryFor;
+  private final AtomicLong nextSeq = new AtomicLong();
+  private final AtomicLong sent = new AtomicLong();
+  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "ferry-primary-client");
+    t.setDaemon(true);
+    return t;
+  });
+  private final Map<String, NodeStream> streams = new ConcurrentHashMap<>();
+  private volatile ClusterStateSnapshot state;
+  private volatile Map<String, Integer> volumeIndex = Map.of();
+
+  /**
+   * @param nodes any nodes of the cluster (their node.listen)
+   * @param window writes in flight at most
+   * @param retryFor how long a write is retried on UNAVAILABLE or an owner change
+   */
+  public PrimaryClient(List<HostAndPort> nodes, String primaryId, int window, Duration retryFor) {
+    if (primaryId.isEmpty()) {
+      throw new IllegalArgumentException("primaryId is empty");
+    }
+    this.primaryId = primaryId;
+    this.admin = new AdminClient(nodes, Duration.ofSeconds(5));
+    this.window = new Semaphore(window);
+    this.retryFor = retryFor;
+    refresh();
+    timer.scheduleWithFixedDelay(this::refreshQuietly, 1, 1, TimeUnit.SECONDS);
+  }
+
+  /** Writes handed to the cluster so far. */
+  public long sent() {
+    return sent.get();
+  }
+
+  public String primaryId() {
+    return primaryId;
+  }
+
+  /** The cluster state this client routes by. */
+  public ClusterStateSnapshot state() {
+    return state;
+  }
+
+  /** Re-reads the committed assignment from the cluster. */
+  public void refresh() {
+    ClusterStateSnapshot s = admin.clusterState();
+    Map<String, Integer> index = new HashMap<>();
+    for (int i = 0; i < s.getVolumesCount(); i++) {
+      index.put(s.getVolumes(i).getName(), i);
+    }
+    volumeIndex = index;
+    state = s;
+  }
+
+  private void refreshQuietly() {
+    try {
+      refresh();
+    } catch (RuntimeException e) {
+      // keep the last known state; the next tick or a retry asks again
+    }
+  }
+
+  /** Region size of a volume, for callers that must keep writes inside one region. */
+  public long regionSize(String volume) {
+    return volume(volume).getRegionSizeBytes();
+  }
+
+  public long volumeSize(String volume) {
+    return volume(volume).getSizeBytes();
+  }
+
+  private Volume volume(String name) {
+    Integer i = volumeIndex.get(name);
+    if (i == null) {
+      throw new IllegalArgumentException("volume '" + name + "' does not exist");
+    }
+    return state.getVolumes(i);
+  }
+
+  /**
+   * Writes {@code data} at {@code offset} (inside one region). Blocks while the window is full;
+   * the future completes with the write's sequence number, or exceptionally with a
+   * {@link StatusRuntimeException} when the cluster rejects it or retries run out.
+   */
+  public CompletableFuture<WriteAck> write(String volume, long offset, byte[] data)
+      throws InterruptedException {
+    CRC32C crc = new CRC32C();
+    crc.update(data);
+    WriteRequest w = WriteRequest.newBuilder().setPrimaryId(primaryId)
+        .setClientSeq(nextSeq.incrementAndGet()).setVolume(volume).setOffset(offset)
+        .setData(ByteString.copyFrom(data)).setCrc32C((int) crc.getValue()).build();
+    window.acquire();
+    sent.incrementAndGet();
+    CompletableFuture<WriteAck> result = new CompletableFuture<>();
+    result.whenComplete((a, e) -> window.release());
+    send(w, result, System.nanoTime() + retryFor.toNanos());
+    return result;
+  }
+
+  private void send(WriteRequest w, CompletableFuture<WriteAck> result, long deadline) {
+    String target;
+    try {
+      target = ingestAddressOf(w);
+    } catch (StatusRuntimeException e) {
+      retryOrFail(w, result, deadline, e.getStatus());
+      return;
+    }
+    streams.computeIfAbsent(target, NodeStream::new).send(w, result, deadline);
+  }
+
+  /** The owner's ingest address; any node when the portion is unknown (it forwards). */
+  private String ingestAddressOf(WriteRequest w) {
+    ClusterStateSnapshot s = state;
+    Integer vi = volumeIndex.get(w.getVolume());
+    if (vi == null) {
+      throw Status.NOT_FOUND.withDescription("volume '" + w.getVolume() + "' does not exist")
+          .asRuntimeException();
+    }
+    Volume v = s.getVolumes(vi);
+    long region = w.getOffset() / v.getRegionSizeBytes();
+    // volumes and assignments are both sorted by name, one assignment per volume
+    VolumeAssignment a = vi < s.getAssignmentCount() ? s.getAssignment(vi) : null;
+    if (a != null && !a.getVolume().equals(w.getVolume())) {
+      a = null;
+    }
+    if (a == null || region < 0 || region >= a.getOwnerCount() || a.getOwner((int) region) == 0) {
+      throw Status.UNAVAILABLE.withDescription("no owner known for " + w.getVolume() + "/" + region)
+          .asRuntimeException();
+    }
+    Member owner = s.getMembers(a.getOwner((int) region) - 1);
+    return owner.getIngestAddress().isEmpty() ? owner.getAddress() : owner.getIngestAddress();
+  }
+
+  private void retryOrFail(WriteRequest w, CompletableFuture<WriteAck> result, long deadline,
+      Status status) {
+    boolean retryable = status.getCode() == Status.Code.UNAVAILABLE
+        || status.getCode() == Status.Code.FAILED_PRECONDITION
+        || status.getCode() == Status.Code.DEADLINE_EXCEEDED;
+    if (!retryable || System.nanoTime() > deadline) {
+      result.completeExceptionally(status.asRuntimeException());
+      return;
+    }
+    // the owner moved or a node is down: learn the assignment again, then re-send the same write
+    timer.schedule(() -> {
+      refreshQuietly();
+      send(w, result, deadline);
+    }, 100, TimeUnit.MILLISECONDS);
+  }
+
+  /** One Ingest stream to one node, reopened after it breaks. */
+  private final class NodeStream {
+    private final ManagedChannel channel;
+    private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
+    private StreamObserver<WriteRequest> requests;
+
+    private record Pending(WriteRequest write, CompletableFuture<WriteAck> result, long deadline) {}
+
+    NodeStream(String address) {
+      HostAndPort hp = HostAndPort.fromString(address);
+      channel = NettyChannelBuilder.forAddress(hp.getHost(), hp.getPort()).usePlaintext().build();
+    }
+
+    synchronized void send(WriteRequest w, CompletableFuture<WriteAck> result, long deadline) {
+      pending.put(w.getClientSeq(), new Pending(w, result, deadline));
+      if (requests == null) {
+        requests = IngestGrpc.newStub(channel).write(new StreamObserver<>() {
+          @Override
+          public void onNext(WriteResponse r) {
+            answered(r);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            broken(Status.fromThrowable(t));
+          }
+
+          @Override
+          public void onCompleted() {
+            broken(Status.UNAVAILABLE.withDescription("node closed the stream"));
+          }
+        });
+      }
+      requests.onNext(w);
+    }
+
+    private void answered(WriteResponse r) {
+      Pending p = pending.remove(r.getClientSeq());
+      if (p == null) {
+        return;
+      }
+      if (r.hasAck()) {
+        p.result().complete(new WriteAck(r.getClientSeq(), r.getAck().getEpoch(), r.getAck().getN()));
+      } else {
+        retryOrFail(p.write(), p.result(), p.deadline(),
+            Status.fromCodeValue(r.getError().getCode()).withDescription(r.getError().getMessage()));
+      }
+    }
+
+    private void broken(Status why) {
+      synchronized (this) {
+        requests = null;
+      }
+      Status status = why.getCode() == Status.Code.CANCELLED ? why
+          : Status.UNAVAILABLE.withDescription("stream to the node broke: " + why);
+      for (Long seq : pending.keySet()) {
+        Pending p = pending.remove(seq);
+        if (p != null) {
+          retryOrFail(p.write(), p.result(), p.deadline(), status);
+        }
+      }
+    }
+
+    void close() {
+      channel.shutdownNow();
+    }
+  }
+
+  @Override
+  public void close() {
+    timer.shutdownNow();
+    streams.values().forEach(NodeStream::close);
+    admin.close();
+  }
+}

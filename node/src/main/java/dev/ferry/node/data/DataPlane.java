@@ -1,0 +1,402 @@
+package dev.ferry.node.data;
+
+import com.google.common.net.HostAndPort;
+import com.google.protobuf.ByteString;
+import dev.ferry.control.ClusterState;
+import dev.ferry.control.Member;
+import dev.ferry.control.Portion;
+import dev.ferry.control.VolumeAssignment;
+import dev.ferry.node.journal.Journal;
+import dev.ferry.node.journal.JournalFailedException;
+import dev.ferry.node.journal.JournalFullException;
+import dev.ferry.node.journal.JournalRecord;
+import dev.ferry.node.journal.RecordType;
+import dev.ferry.proto.peer.ForwardRequest;
+import dev.ferry.proto.peer.MirrorRequest;
+import dev.ferry.proto.peer.Update;
+import io.grpc.Status;
+import io.grpc.StatusException;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+/**
+ * The data path of one node (DESIGN.md §4, claims 1–9): sequencing of the portions it owns,
+ * mirroring to the portion's mirror, storing and forwarding writes for portions it does not
+ * own, holding mirror copies for other owners, and fencing by assignment version.
+ *
+ * <p>An update is acknowledged only when two durable copies exist: the owner's and the
+ * mirror's (owner path), or the forwarder's and the owner's (non-owner path: the forwarder's
+ * stored copy is the second copy, so the owner does not mirror it again).
+ *
+ * <p>Threading: one thread, "ferry-data", owns every mutable field (sequence counters, the
+ * update table, the peer streams). Public methods hop onto it; journal and peer completions
+ * hop back onto it before touching state.
+ */
+public final class DataPlane implements AutoCloseable {
+  private static final Logger LOG = LogManager.getLogger(DataPlane.class);
+
+  private final String self;
+  private final Journal journal;
+  private final Supplier<ClusterState> state;
+  private final long maxWriteBytes;
+  private final PeerLinks links = new PeerLinks();
+  private final ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "ferry-data");
+    t.setDaemon(true);
+    return t;
+  });
+
+  /** Highest n given per (portion, epoch) by this node as owner. */
+  private final Map<PortionEpoch, Long> lastN = new HashMap<>();
+  /** Every update this node holds, by (primaryId, clientSeq). */
+  private final Map<UpdateKey, Held> held = new HashMap<>();
+
+  private record PortionEpoch(Portion portion, long epoch) {}
+
+  /** What this node holds of one update, and the state of its acknowledgement. */
+  private static final class Held {
+    final RecordType role;
+    final Portion portion;
+    final int crc32c;
+    /** the member holding the other copy: the mirror (OWNED), the owner (MIRROR, FORWARDED) */
+    final String peer;
+    SequenceNumber seq;
+    CompletableFuture<Void> durable;
+    /** completes with the sequence number once both copies are durable; null until attempted */
+    CompletableFuture<SequenceNumber> acked;
+
+    Held(RecordType role, Portion portion, int crc32c, String peer, SequenceNumber seq) {
+      this.role = role;
+      this.portion = portion;
+      this.crc32c = crc32c;
+      this.peer = peer;
+      this.seq = seq;
+    }
+  }
+
+  /**
+   * @param replayed the journal's records in order, as recovered at open; they rebuild the
+   *     sequence counters and the update table so retries stay idempotent across restarts
+   */
+  public DataPlane(String self, Journal journal, Supplier<ClusterState> state, long maxWriteBytes,
+      List<JournalRecord> replayed) {
+    this.self = self;
+    this.journal = journal;
+    this.state = state;
+    this.maxWriteBytes = maxWriteBytes;
+    for (JournalRecord r : replayed) {
+      recover(r);
+    }
+  }
+
+  private void recover(JournalRecord r) {
+    UpdateKey key = new UpdateKey(r.primaryId(), r.clientSeq());
+    Portion portion = new Portion(r.volume(), r.region());
+    CompletableFuture<Void> done = CompletableFuture.completedFuture(null);
+    switch (r.type()) {
+      case OWNED, MIRROR -> {
+        Held h = new Held(r.type(), portion, crc(r.data()), r.peer(), new SequenceNumber(r.epoch(), r.n()));
+        h.durable = done;
+        held.put(key, h);
+        if (r.type() == RecordType.OWNED) {
+          lastN.merge(new PortionEpoch(portion, r.epoch()), r.n(), Math::max);
+        }
+      }
+      case FORWARDED -> {
+        Held h = new Held(r.type(), portion, crc(r.data()), r.peer(), null);
+        h.durable = done;
+        held.put(key, h);
+      }
+      case SEQUENCED -> {
+        Held h = held.get(key);
+        if (h != null) {
+          h.seq = new SequenceNumber(r.epoch(), r.n());
+          h.acked = CompletableFuture.completedFuture(h.seq);
+        }
+      }
+    }
+  }
+
+  private static int crc(byte[] data) {
+    java.util.zip.CRC32C c = new java.util.zip.CRC32C();
+    c.update(data);
+    return (int) c.getValue();
+  }
+
+  // ---- primary writes ----
+
+  /**
+   * Takes one write from a primary. Completes with its sequence number once two durable copies
+   * exist, or exceptionally with a {@link StatusException} (see DESIGN.md §9).
+   */
+  public CompletableFuture<SequenceNumber> write(String primaryId, long clientSeq, String volume,
+      long offset, ByteString data, int crc32c) {
+    return onThread(() -> writeOnThread(primaryId, clientSeq, volume, offset, data, crc32c));
+  }
+
+  private CompletableFuture<SequenceNumber> writeOnThread(String primaryId, long clientSeq,
+      String volume, long offset, ByteString data, int crc32c) throws StatusException {
+    ClusterState s = state.get();
+    byte[] bytes = data.toByteArray();
+    Portion p = WriteValidator.validate(s, primaryId, volume, offset, bytes, crc32c, maxWriteBytes);
+    UpdateKey key = new UpdateKey(primaryId, clientSeq);
+    Held h = held.get(key);
+    if (h != null) {
+      if (h.crc32c != crc32c) {
+        throw WriteValidator.fail(Status.INVALID_ARGUMENT, "client_seq " + clientSeq
+            + " of primary '" + primaryId + "' was already used for different data");
+      }
+      if (h.acked != null && !h.acked.isCompletedExceptionally()) {
+        return h.acked; // a retry of a write in flight or done: the same answer, stored once
+      }
+    }
+    VolumeAssignment a = s.assignment().get(volume);
+    String owner = a.owner(p.region());
+    Update.Builder update = Update.newBuilder().setPrimaryId(primaryId).setClientSeq(clientSeq)
+        .setVolume(volume).setRegion(p.region()).setOffset(offset).setData(data).setCrc32C(crc32c);
+    if (self.equals(owner)) {
+      return writeAsOwner(s, p, key, h, update, bytes);
+    }
+    return writeAsForwarder(s, p, owner, key, h, update, bytes);
+  }
+
+  /** Claims 1, 8, 9: sequence, journal, mirror with the sequence number, ack on both copies. */
+  private CompletableFuture<SequenceNumber> writeAsOwner(ClusterState s, Portion p, UpdateKey key,
+      Held h, Update.Builder update, byte[] bytes) throws StatusException {
+    String mirror = s.assignment().get(p.volume()).mirror(p.region());
+    if (mirror == null) {
+      throw WriteValidator.fail(Status.UNAVAILABLE, "portion " + p
+          + " has no mirror (fewer than two active members); refusing to acknowledge one copy");
+    }
+    if (h == null || h.role != RecordType.OWNED) {
+      SequenceNumber seq = nextSequence(p, s.openEpoch());
+      h = new Held(RecordType.OWNED, p, update.getCrc32C(), mirror, seq);
+      h.durable = store(h, key, update, bytes, seq);
+      held.put(key, h);
+    }
+    // a retry of a write whose mirror failed re-sends the same (epoch, n): stored once
+    update.setEpoch(h.seq.epoch()).setN(h.seq.n());
+    CompletableFuture<SequenceNumber> mirrored = links.mirror(mirror, addressOf(s, mirror),
+        MirrorRequest.newBuilder().setAssignmentVersion(s.assignmentVersion()).setSender(self)
+            .setUpdate(update));
+    Held owned = h;
+    owned.acked = owned.durable.thenCombine(mirrored, (v, m) -> owned.seq)
+        .thenApplyAsync(seq -> fenced(owned.portion, seq), thread);
+    return owned.acked;
+  }
+
+  /** Claims 2–4: store the second copy here, forward to the owner, record its sequence number. */
+  private CompletableFuture<SequenceNumber> writeAsForwarder(ClusterState s, Portion p, String owner,
+      UpdateKey key, Held h, Update.Builder update, byte[] bytes) throws StatusException {
+    if (h == null) {
+      h = new Held(RecordType.FORWARDED, p, update.getCrc32C(), owner, null);
+      h.durable = store(h, key, update, bytes, new SequenceNumber(0, 0));
+      held.put(key, h);
+    }
+    CompletableFuture<SequenceNumber> sequenced = links.forward(owner, addressOf(s, owner),
+        ForwardRequest.newBuilder().setAssignmentVersion(s.assignmentVersion()).setSender(self)
+            .setUpdate(update));
+    Held copy = h;
+    copy.acked = copy.durable.thenCombine(sequenced, (v, seq) -> seq)
+        .thenApplyAsync(seq -> recordSequence(key, copy, seq), thread);
+    return copy.acked;
+  }
+
+  private SequenceNumber recordSequence(UpdateKey key, Held copy, SequenceNumber seq) {
+    copy.seq = seq;
+    // claim 4: the forwarder records the owner's number against its copy; the ack does not wait
+    // for this record: the owner holds the number durably, and the copy is matched by its key
+    journal.append(new JournalRecord(RecordType.SEQUENCED, seq.epoch(), copy.portion.volume(),
+        copy.portion.region(), seq.n(), key.primaryId(), key.clientSeq(), 0, copy.peer, new byte[0]))
+        .exceptionally(e -> {
+          LOG.warn("recording the sequence number of {} failed: {}", key, e.toString());
+          return null;
+        });
+    return seq;
+  }
+
+  // ---- peer requests ----
+
+  /** The owner's side of a forwarded write: sequence and journal it; the sender holds the copy. */
+  public CompletableFuture<SequenceNumber> acceptForward(ForwardRequest r) {
+    return onThread(() -> {
+      ClusterState s = checkVersion(r.getAssignmentVersion());
+      Update u = r.getUpdate();
+      byte[] bytes = u.getData().toByteArray();
+      Portion p = WriteValidator.validate(s, u.getPrimaryId(), u.getVolume(), u.getOffset(), bytes,
+          u.getCrc32C(), maxWriteBytes);
+      String owner = s.assignment().get(p.volume()).owner(p.region());
+      if (!self.equals(owner)) {
+        throw WriteValidator.fail(Status.FAILED_PRECONDITION, "node " + self + " does not own "
+            + p + " (its owner is " + owner + ")");
+      }
+      UpdateKey key = new UpdateKey(u.getPrimaryId(), u.getClientSeq());
+      Held h = held.get(key);
+      if (h != null && h.role == RecordType.OWNED) {
+        Held known = h;
+        return known.durable.thenApplyAsync(v -> fenced(known.portion, known.seq), thread);
+      }
+      SequenceNumber seq = nextSequence(p, s.openEpoch());
+      Held owned = new Held(RecordType.OWNED, p, u.getCrc32C(), r.getSender(), seq);
+      owned.durable = store(owned, key, u.toBuilder(), bytes, seq);
+      held.put(key, owned);
+      owned.acked = owned.durable.thenApplyAsync(v -> fenced(p, seq), thread);
+      return owned.acked;
+    });
+  }
+
+  /** The mirror's side: keep a durable copy with the owner's sequence number. */
+  public CompletableFuture<SequenceNumber> acceptMirror(MirrorRequest r) {
+    return onThread(() -> {
+      ClusterState s = checkVersion(r.getAssignmentVersion());
+      Update u = r.getUpdate();
+      byte[] bytes = u.getData().toByteArray();
+      Portion p = WriteValidator.validate(s, u.getPrimaryId(), u.getVolume(), u.getOffset(), bytes,
+          u.getCrc32C(), maxWriteBytes);
+      String mirror = s.assignment().get(p.volume()).mirror(p.region());
+      if (!self.equals(mirror)) {
+        throw WriteValidator.fail(Status.FAILED_PRECONDITION, "node " + self + " is not the mirror of "
+            + p + " (its mirror is " + mirror + ")");
+      }
+      UpdateKey key = new UpdateKey(u.getPrimaryId(), u.getClientSeq());
+      SequenceNumber seq = new SequenceNumber(u.getEpoch(), u.getN());
+      Held h = held.get(key);
+      if (h == null || h.role != RecordType.MIRROR) {
+        h = new Held(RecordType.MIRROR, p, u.getCrc32C(), r.getSender(), seq);
+        h.durable = store(h, key, u.toBuilder(), bytes, seq);
+        held.put(key, h);
+      }
+      Held copy = h;
+      return copy.durable.thenApply(v -> copy.seq);
+    });
+  }
+
+  /** A peer message from an older assignment is fenced off; from a newer one, retried later. */
+  private ClusterState checkVersion(long senderVersion) throws StatusException {
+    ClusterState s = state.get();
+    if (senderVersion < s.assignmentVersion()) {
+      throw WriteValidator.fail(Status.FAILED_PRECONDITION, "stale assignment version "
+          + senderVersion + "; the current version is " + s.assignmentVersion());
+    }
+    if (senderVersion > s.assignmentVersion()) {
+      throw WriteValidator.fail(Status.UNAVAILABLE, "assignment version " + senderVersion
+          + " is not applied here yet (at " + s.assignmentVersion() + "); retry");
+    }
+    return s;
+  }
+
+  // ---- helpers ----
+
+  /** Claim 8/fencing: an owner acknowledges only while it still owns the portion. */
+  private SequenceNumber fenced(Portion p, SequenceNumber seq) {
+    ClusterState s = state.get();
+    VolumeAssignment a = s.assignment().get(p.volume());
+    String owner = a == null || p.region() >= a.regions() ? null : a.owner(p.region());
+    if (!self.equals(owner)) {
+      throw new CompletionException(WriteValidator.fail(Status.UNAVAILABLE, "node " + self
+          + " no longer owns " + p + " (assignment version " + s.assignmentVersion() + "); retry"));
+    }
+    return seq;
+  }
+
+  private SequenceNumber nextSequence(Portion p, long epoch) {
+    long n = lastN.merge(new PortionEpoch(p, epoch), 1L, Long::sum);
+    return new SequenceNumber(epoch, n);
+  }
+
+  /** Journals this node's copy; a full journal stores nothing and gives the number back. */
+  private CompletableFuture<Void> store(Held h, UpdateKey key, Update.Builder u, byte[] bytes,
+      SequenceNumber seq) throws StatusException {
+    CompletableFuture<Void> f = journal.append(new JournalRecord(h.role, seq.epoch(), u.getVolume(),
+        (int) u.getRegion(), seq.n(), key.primaryId(), key.clientSeq(), u.getOffset(), h.peer, bytes));
+    if (f.isCompletedExceptionally()) {
+      Throwable cause = f.handle((v, e) -> e).join();
+      if (h.role == RecordType.OWNED) {
+        lastN.computeIfPresent(new PortionEpoch(h.portion, seq.epoch()),
+            (k, n) -> n == seq.n() ? n - 1 : n);
+      }
+      throw journalStatus(cause);
+    }
+    return f.exceptionally(e -> {
+      throw new CompletionException(journalStatus(e));
+    });
+  }
+
+  private static StatusException journalStatus(Throwable e) {
+    Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+    if (cause instanceof StatusException s) {
+      return s;
+    }
+    if (cause instanceof JournalFullException) {
+      return WriteValidator.fail(Status.RESOURCE_EXHAUSTED, cause.getMessage());
+    }
+    if (cause instanceof JournalFailedException) {
+      return WriteValidator.fail(Status.INTERNAL, "journal failed: " + cause.getMessage());
+    }
+    return WriteValidator.fail(Status.INTERNAL, "journal: " + cause);
+  }
+
+  private static HostAndPort addressOf(ClusterState s, String member) throws StatusException {
+    Member m = s.members().get(member);
+    if (m == null) {
+      throw WriteValidator.fail(Status.UNAVAILABLE, "member " + member + " is unknown here");
+    }
+    return HostAndPort.fromString(m.address());
+  }
+
+  /** A body that runs on the data thread and may fail with a status. */
+  private interface OnThread<T> {
+    CompletableFuture<T> run() throws StatusException;
+  }
+
+  private <T> CompletableFuture<T> onThread(OnThread<T> body) {
+    return CompletableFuture.supplyAsync(() -> {
+      try {
+        return body.run();
+      } catch (StatusException e) {
+        return CompletableFuture.<T>failedFuture(e);
+      }
+    }, thread).thenCompose(f -> f);
+  }
+
+  /**
+   * What this node holds of one update, as "ROLE epoch n peer durable|pending" (epoch and n are
+   * "-" for a forwarded copy not yet sequenced), or null: for tests and diagnostics.
+   */
+  public CompletableFuture<String> describe(String primaryId, long clientSeq) {
+    return CompletableFuture.supplyAsync(() -> {
+      Held h = held.get(new UpdateKey(primaryId, clientSeq));
+      if (h == null) {
+        return null;
+      }
+      boolean durable = h.durable.isDone() && !h.durable.isCompletedExceptionally();
+      return h.role + " " + (h.seq == null ? "- -" : h.seq.epoch() + " " + h.seq.n()) + " " + h.peer
+          + (durable ? " durable" : " pending");
+    }, thread);
+  }
+
+  /** Number of updates this node holds (owned, mirrored, forwarded). */
+  public CompletableFuture<Integer> heldCount() {
+    return CompletableFuture.supplyAsync(held::size, thread);
+  }
+
+  @Override
+  public void close() {
+    thread.shutdown();
+    try {
+      thread.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    links.close();
+  }
+}

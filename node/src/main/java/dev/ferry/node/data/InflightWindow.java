@@ -1,0 +1,91 @@
+package dev.ferry.node.data;
+
+import java.util.ArrayDeque;
+import java.util.Deque;
+
+/**
+ * Bounds the bytes of unacknowledged primary writes: per stream and for the whole node. A stream
+ * asks gRPC for its next message only while both bounds have room (manual inbound flow
+ * control), so a node's memory stays bounded whatever the primaries send.
+ *
+ * <p>Thread-safe: every method holds the node window's lock.
+ */
+final class InflightWindow {
+  private final long nodeLimit;
+  private long nodeBytes;
+  private final Deque<Stream> waiting = new ArrayDeque<>();
+
+  InflightWindow(long nodeLimit) {
+    this.nodeLimit = nodeLimit;
+  }
+
+  /** One primary stream's share; {@code request} asks gRPC for one more message. */
+  final class Stream {
+    private final long limit;
+    private final Runnable request;
+    private long bytes;
+    private boolean paused;
+
+    Stream(long limit, Runnable request) {
+      this.limit = limit;
+      this.request = request;
+    }
+
+    /** A message of {@code size} bytes arrived: count it, and ask for the next if there is room. */
+    void received(long size) {
+      boolean more;
+      synchronized (InflightWindow.this) {
+        bytes += size;
+        nodeBytes += size;
+        more = hasRoom();
+        if (!more) {
+          paused = true;
+          waiting.add(this);
+        }
+      }
+      if (more) {
+        request.run();
+      }
+    }
+
+    /** A message was answered: release its bytes and wake streams that now have room. */
+    void answered(long size) {
+      java.util.List<Stream> resume = new java.util.ArrayList<>();
+      synchronized (InflightWindow.this) {
+        bytes -= size;
+        nodeBytes -= size;
+        for (var it = waiting.iterator(); it.hasNext(); ) {
+          Stream s = it.next();
+          if (s.hasRoom()) {
+            it.remove();
+            s.paused = false;
+            resume.add(s);
+          }
+        }
+      }
+      resume.forEach(s -> s.request.run());
+    }
+
+    void closed() {
+      synchronized (InflightWindow.this) {
+        waiting.remove(this);
+        nodeBytes -= bytes;
+        bytes = 0;
+      }
+    }
+
+    private boolean hasRoom() {
+      return bytes < limit && nodeBytes < nodeLimit;
+    }
+
+    synchronized boolean pausedForTest() {
+      synchronized (InflightWindow.this) {
+        return paused;
+      }
+    }
+  }
+
+  synchronized long nodeBytes() {
+    return nodeBytes;
+  }
+}

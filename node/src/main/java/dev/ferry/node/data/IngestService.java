@@ -1,0 +1,96 @@
+package dev.ferry.node.data;
+
+import dev.ferry.proto.ingest.Ack;
+import dev.ferry.proto.ingest.IngestGrpc;
+import dev.ferry.proto.ingest.WriteError;
+import dev.ferry.proto.ingest.WriteRequest;
+import dev.ferry.proto.ingest.WriteResponse;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.util.function.LongSupplier;
+
+/**
+ * The Ingest service: one bidirectional stream per primary connection. Each write is answered
+ * on the stream (in completion order, keyed by client_seq) with its sequence number or an error;
+ * one bad write never ends the stream. Inbound flow control is manual: see {@link InflightWindow}.
+ */
+public final class IngestService extends IngestGrpc.IngestImplBase {
+  private final DataPlane data;
+  private final InflightWindow window;
+  private final long streamWindowBytes;
+  private final LongSupplier assignmentVersion;
+
+  public IngestService(DataPlane data, long streamWindowBytes, long nodeWindowBytes,
+      LongSupplier assignmentVersion) {
+    this.data = data;
+    this.window = new InflightWindow(nodeWindowBytes);
+    this.streamWindowBytes = streamWindowBytes;
+    this.assignmentVersion = assignmentVersion;
+  }
+
+  @Override
+  public StreamObserver<WriteRequest> write(StreamObserver<WriteResponse> responses) {
+    ServerCallStreamObserver<WriteResponse> call = (ServerCallStreamObserver<WriteResponse>) responses;
+    call.disableAutoRequest();
+    InflightWindow.Stream stream = window.new Stream(streamWindowBytes, () -> call.request(1));
+    call.request(1);
+    return new StreamObserver<>() {
+      private int pending;
+      private boolean halfClosed;
+
+      @Override
+      public void onNext(WriteRequest w) {
+        long size = w.getData().size();
+        synchronized (this) {
+          pending++;
+        }
+        stream.received(size);
+        data.write(w.getPrimaryId(), w.getClientSeq(), w.getVolume(), w.getOffset(), w.getData(),
+            w.getCrc32C()).whenComplete((seq, error) -> {
+              WriteResponse.Builder r = WriteResponse.newBuilder().setClientSeq(w.getClientSeq());
+              if (error == null) {
+                r.setAck(Ack.newBuilder().setEpoch(seq.epoch()).setN(seq.n()));
+              } else {
+                Status s = Failures.status(error);
+                r.setError(WriteError.newBuilder().setCode(s.getCode().value())
+                    .setMessage(Failures.message(s))
+                    .setAssignmentVersion(assignmentVersion.getAsLong()));
+              }
+              answer(r.build());
+              stream.answered(size);
+            });
+      }
+
+      private void answer(WriteResponse r) {
+        boolean finish;
+        synchronized (this) {
+          pending--;
+          finish = halfClosed && pending == 0;
+          if (!call.isCancelled()) {
+            call.onNext(r);
+          }
+          if (finish && !call.isCancelled()) {
+            call.onCompleted();
+          }
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        stream.closed();
+      }
+
+      @Override
+      public void onCompleted() {
+        synchronized (this) {
+          halfClosed = true;
+          if (pending == 0) {
+            call.onCompleted();
+          }
+        }
+        stream.closed();
+      }
+    };
+  }
+}

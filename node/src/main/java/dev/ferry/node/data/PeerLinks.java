@@ -1,0 +1,165 @@
+package dev.ferry.node.data;
+
+import com.google.common.net.HostAndPort;
+import dev.ferry.proto.peer.ForwardRequest;
+import dev.ferry.proto.peer.MirrorRequest;
+import dev.ferry.proto.peer.PeerGrpc;
+import dev.ferry.proto.peer.PeerResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiFunction;
+import java.util.function.LongFunction;
+
+/**
+ * This node's outgoing Mirror and Forward streams, one of each per peer, opened on first use
+ * and reopened after a failure. Responses are matched to requests by id.
+ *
+ * <p>Threading: {@link #mirror} and {@link #forward} are called only from the data-path thread
+ * (gRPC stream observers are not thread-safe); responses arrive on gRPC threads and only
+ * complete futures.
+ */
+final class PeerLinks implements AutoCloseable {
+  private final Map<String, ManagedChannel> channels = new HashMap<>();
+  private final Map<String, HostAndPort> channelAddress = new HashMap<>();
+  private final Map<String, Link> mirrorLinks = new HashMap<>();
+  private final Map<String, Link> forwardLinks = new HashMap<>();
+  private long nextId;
+
+  /** Sends one update to {@code member}'s mirror stream; completes when its copy is durable. */
+  CompletableFuture<SequenceNumber> mirror(String member, HostAndPort address, MirrorRequest.Builder r) {
+    return send(mirrorLinks, member, address, PeerGrpc.PeerStub::mirror, id -> r.setId(id).build());
+  }
+
+  /** Forwards one update to its owner; completes with the owner's sequence number. */
+  CompletableFuture<SequenceNumber> forward(String member, HostAndPort address, ForwardRequest.Builder r) {
+    return send(forwardLinks, member, address, PeerGrpc.PeerStub::forward, id -> r.setId(id).build());
+  }
+
+  private CompletableFuture<SequenceNumber> send(Map<String, Link> links, String member,
+      HostAndPort address,
+      BiFunction<PeerGrpc.PeerStub, StreamObserver<PeerResponse>, StreamObserver<?>> open,
+      LongFunction<Object> request) {
+    Link link = links.get(member);
+    if (link == null || link.isBroken()) {
+      link = new Link();
+      links.put(member, link);
+      link.requests = erase(open.apply(PeerGrpc.newStub(channel(member, address)), link.responses()));
+    }
+    long id = ++nextId;
+    CompletableFuture<SequenceNumber> result = link.expect(id);
+    if (!result.isDone()) {
+      link.requests.onNext(request.apply(id));
+    }
+    return result;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static StreamObserver<Object> erase(StreamObserver<?> requests) {
+    return (StreamObserver<Object>) requests;
+  }
+
+  private ManagedChannel channel(String member, HostAndPort address) {
+    if (!address.equals(channelAddress.get(member))) {
+      ManagedChannel old = channels.remove(member);
+      if (old != null) {
+        old.shutdown();
+      }
+      channels.put(member, NettyChannelBuilder.forAddress(address.getHost(), address.getPort())
+          .usePlaintext().build());
+      channelAddress.put(member, address);
+    }
+    return channels.get(member);
+  }
+
+  /**
+   * One stream to one peer and the requests awaiting an answer on it. A broken stream stays
+   * broken: the next send opens a new Link, so a stream that fails while it is being opened
+   * can never swallow a later request.
+   */
+  private static final class Link {
+    private final Map<Long, CompletableFuture<SequenceNumber>> pending = new HashMap<>();
+    private Status brokenWith;
+    /** Set once, on the data-path thread, right after the stream is opened. */
+    StreamObserver<Object> requests;
+
+    synchronized boolean isBroken() {
+      return brokenWith != null;
+    }
+
+    /** The future answer to request {@code id}; already failed if the stream is broken. */
+    synchronized CompletableFuture<SequenceNumber> expect(long id) {
+      if (brokenWith != null) {
+        return CompletableFuture.failedFuture(brokenWith.asException());
+      }
+      CompletableFuture<SequenceNumber> f = new CompletableFuture<>();
+      pending.put(id, f);
+      return f;
+    }
+
+    private synchronized CompletableFuture<SequenceNumber> answered(long id) {
+      return pending.remove(id);
+    }
+
+    StreamObserver<PeerResponse> responses() {
+      return new StreamObserver<>() {
+        @Override
+        public void onNext(PeerResponse r) {
+          CompletableFuture<SequenceNumber> f = answered(r.getId());
+          if (f == null) {
+            return;
+          }
+          if (r.hasSequenced()) {
+            f.complete(new SequenceNumber(r.getSequenced().getEpoch(), r.getSequenced().getN()));
+          } else {
+            f.completeExceptionally(Status.fromCodeValue(r.getError().getCode())
+                .withDescription(r.getError().getMessage()).asException());
+          }
+        }
+
+        @Override
+        public void onError(Throwable t) {
+          broken(Status.fromThrowable(t));
+        }
+
+        @Override
+        public void onCompleted() {
+          broken(Status.UNAVAILABLE.withDescription("peer closed the stream"));
+        }
+      };
+    }
+
+    /** Everything in flight on this stream fails as retryable. */
+    void broken(Status why) {
+      Status status = why.getCode() == Status.Code.UNAVAILABLE ? why
+          : Status.UNAVAILABLE.withDescription("peer stream failed: " + why);
+      List<CompletableFuture<SequenceNumber>> failed;
+      synchronized (this) {
+        brokenWith = status;
+        failed = new ArrayList<>(pending.values());
+        pending.clear();
+      }
+      failed.forEach(f -> f.completeExceptionally(status.asException()));
+    }
+  }
+
+  @Override
+  public void close() {
+    channels.values().forEach(ManagedChannel::shutdownNow);
+    for (ManagedChannel c : channels.values()) {
+      try {
+        c.awaitTermination(2, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+}

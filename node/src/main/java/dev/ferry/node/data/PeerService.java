@@ -1,0 +1,71 @@
+package dev.ferry.node.data;
+
+import dev.ferry.proto.peer.ForwardRequest;
+import dev.ferry.proto.peer.MirrorRequest;
+import dev.ferry.proto.peer.PeerError;
+import dev.ferry.proto.peer.PeerGrpc;
+import dev.ferry.proto.peer.PeerResponse;
+import dev.ferry.proto.peer.Sequenced;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
+import java.util.function.LongSupplier;
+import java.util.function.ToLongFunction;
+
+/** The Peer service: Mirror and Forward streams from other nodes, answered per message. */
+public final class PeerService extends PeerGrpc.PeerImplBase {
+  private final DataPlane data;
+  private final LongSupplier assignmentVersion;
+
+  public PeerService(DataPlane data, LongSupplier assignmentVersion) {
+    this.data = data;
+    this.assignmentVersion = assignmentVersion;
+  }
+
+  @Override
+  public StreamObserver<MirrorRequest> mirror(StreamObserver<PeerResponse> responses) {
+    return answering(responses, data::acceptMirror, MirrorRequest::getId);
+  }
+
+  @Override
+  public StreamObserver<ForwardRequest> forward(StreamObserver<PeerResponse> responses) {
+    return answering(responses, data::acceptForward, ForwardRequest::getId);
+  }
+
+  private <T> StreamObserver<T> answering(StreamObserver<PeerResponse> responses,
+      Function<T, CompletableFuture<SequenceNumber>> handle, ToLongFunction<T> idOf) {
+    return new StreamObserver<>() {
+      @Override
+      public void onNext(T request) {
+        long id = idOf.applyAsLong(request);
+        handle.apply(request).whenComplete((seq, error) -> {
+          PeerResponse.Builder r = PeerResponse.newBuilder().setId(id);
+          if (error == null) {
+            r.setSequenced(Sequenced.newBuilder().setEpoch(seq.epoch()).setN(seq.n()));
+          } else {
+            Status s = Failures.status(error);
+            r.setError(PeerError.newBuilder().setCode(s.getCode().value())
+                .setMessage(Failures.message(s))
+                .setAssignmentVersion(assignmentVersion.getAsLong()));
+          }
+          synchronized (responses) {
+            responses.onNext(r.build());
+          }
+        });
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        // the sender's stream broke; it fails its own pending requests and reopens
+      }
+
+      @Override
+      public void onCompleted() {
+        synchronized (responses) {
+          responses.onCompleted();
+        }
+      }
+    };
+  }
+}
