@@ -20,6 +20,8 @@ import java.util.Map;
 public final class InProcessCluster implements AutoCloseable {
   public final List<FerryNode> nodes = new ArrayList<>();
   public final List<String> admins = new ArrayList<>();
+  /** Where each node takes primaries' writes (its own port when separateIngest). */
+  public final List<String> ingests = new ArrayList<>();
 
   public InProcessCluster(Path dir, int count) throws IOException {
     this(dir, count, Map.of(), i -> Disk.REAL);
@@ -31,7 +33,13 @@ public final class InProcessCluster implements AutoCloseable {
    */
   public InProcessCluster(Path dir, int count, Map<String, String> settings,
       java.util.function.IntFunction<Disk> disks) throws IOException {
-    int[] ports = freePorts(2 * count);
+    this(dir, count, settings, disks, false);
+  }
+
+  /** @param separateIngest each node takes primaries' writes on a port of its own */
+  public InProcessCluster(Path dir, int count, Map<String, String> settings,
+      java.util.function.IntFunction<Disk> disks, boolean separateIngest) throws IOException {
+    int[] ports = freePorts(3 * count);
     StringBuilder peers = new StringBuilder();
     for (int i = 0; i < count; i++) {
       peers.append(i == 0 ? "" : ",").append("n").append(i + 1).append("=127.0.0.1:").append(ports[count + i]);
@@ -47,6 +55,11 @@ public final class InProcessCluster implements AutoCloseable {
       m.put("raft.election.timeout.min", "300ms");
       m.put("raft.election.timeout.max", "600ms");
       m.putAll(settings);
+      String ingest = "127.0.0.1:" + (separateIngest ? ports[2 * count + i] : ports[i]);
+      if (separateIngest) {
+        m.put("ingest.listen", ingest);
+      }
+      ingests.add(ingest);
       nodes.add(new FerryNode(NodeConfig.fromMap(m, dir), disks.apply(i)));
       admins.add("127.0.0.1:" + ports[i]);
     }

@@ -24,7 +24,6 @@ final class InflightWindow {
     private final long limit;
     private final Runnable request;
     private long bytes;
-    private boolean paused;
 
     Stream(long limit, Runnable request) {
       this.limit = limit;
@@ -39,7 +38,6 @@ final class InflightWindow {
         nodeBytes += size;
         more = hasRoom();
         if (!more) {
-          paused = true;
           waiting.add(this);
         }
       }
@@ -58,7 +56,6 @@ final class InflightWindow {
           Stream s = it.next();
           if (s.hasRoom()) {
             it.remove();
-            s.paused = false;
             resume.add(s);
           }
         }
@@ -66,22 +63,18 @@ final class InflightWindow {
       resume.forEach(s -> s.request.run());
     }
 
+    /**
+     * The stream ended: it asks for nothing more. Its writes still in flight give their bytes
+     * back through {@link #answered} when they complete.
+     */
     void closed() {
       synchronized (InflightWindow.this) {
         waiting.remove(this);
-        nodeBytes -= bytes;
-        bytes = 0;
       }
     }
 
     private boolean hasRoom() {
       return bytes < limit && nodeBytes < nodeLimit;
-    }
-
-    synchronized boolean pausedForTest() {
-      synchronized (InflightWindow.this) {
-        return paused;
-      }
     }
   }
 
