@@ -229,16 +229,10 @@ public final class DataPlane implements AutoCloseable {
   /** The owner's side of a forwarded write: sequence and journal it; the sender holds the copy. */
   public CompletableFuture<SequenceNumber> acceptForward(ForwardRequest r) {
     return onThread(() -> {
-      ClusterState s = checkVersion(r.getAssignmentVersion());
       Update u = r.getUpdate();
       byte[] bytes = u.getData().toByteArray();
-      Portion p = WriteValidator.validate(s, u.getPrimaryId(), u.getVolume(), u.getOffset(), bytes,
-          u.getCrc32C(), maxWriteBytes);
-      String owner = s.assignment().get(p.volume()).owner(p.region());
-      if (!self.equals(owner)) {
-        throw WriteValidator.fail(Status.FAILED_PRECONDITION, "node " + self + " does not own "
-            + p + " (its owner is " + owner + ")");
-      }
+      Portion p = checkPeerUpdate(r.getAssignmentVersion(), u, bytes, "owner", VolumeAssignment::owner);
+      ClusterState s = state.get();
       UpdateKey key = new UpdateKey(u.getPrimaryId(), u.getClientSeq());
       Held h = held.get(key);
       if (h != null && h.role == RecordType.OWNED) {
@@ -257,16 +251,9 @@ public final class DataPlane implements AutoCloseable {
   /** The mirror's side: keep a durable copy with the owner's sequence number. */
   public CompletableFuture<SequenceNumber> acceptMirror(MirrorRequest r) {
     return onThread(() -> {
-      ClusterState s = checkVersion(r.getAssignmentVersion());
       Update u = r.getUpdate();
       byte[] bytes = u.getData().toByteArray();
-      Portion p = WriteValidator.validate(s, u.getPrimaryId(), u.getVolume(), u.getOffset(), bytes,
-          u.getCrc32C(), maxWriteBytes);
-      String mirror = s.assignment().get(p.volume()).mirror(p.region());
-      if (!self.equals(mirror)) {
-        throw WriteValidator.fail(Status.FAILED_PRECONDITION, "node " + self + " is not the mirror of "
-            + p + " (its mirror is " + mirror + ")");
-      }
+      Portion p = checkPeerUpdate(r.getAssignmentVersion(), u, bytes, "mirror", VolumeAssignment::mirror);
       UpdateKey key = new UpdateKey(u.getPrimaryId(), u.getClientSeq());
       SequenceNumber seq = new SequenceNumber(u.getEpoch(), u.getN());
       Held h = held.get(key);
@@ -278,6 +265,23 @@ public final class DataPlane implements AutoCloseable {
       Held copy = h;
       return copy.durable.thenApply(v -> copy.seq);
     });
+  }
+
+  /**
+   * Checks a peer's update: its assignment version, the write itself, and that this node has
+   * the given role for the update's portion in its own committed state.
+   */
+  private Portion checkPeerUpdate(long senderVersion, Update u, byte[] bytes, String role,
+      RoleOf holder) throws StatusException {
+    ClusterState s = checkVersion(senderVersion);
+    Portion p = WriteValidator.validate(s, u.getPrimaryId(), u.getVolume(), u.getOffset(), bytes,
+        u.getCrc32C(), maxWriteBytes);
+    String expected = holder.of(s.assignment().get(p.volume()), p.region());
+    if (!self.equals(expected)) {
+      throw WriteValidator.fail(Status.FAILED_PRECONDITION, "node " + self + " is not the " + role
+          + " of " + p + " (its " + role + " is " + expected + ")");
+    }
+    return p;
   }
 
   /** A peer message from an older assignment is fenced off; from a newer one, retried later. */
@@ -351,6 +355,11 @@ public final class DataPlane implements AutoCloseable {
       throw WriteValidator.fail(Status.UNAVAILABLE, "member " + member + " is unknown here");
     }
     return HostAndPort.fromString(m.address());
+  }
+
+  /** Who has a role (owner, mirror) for a region of a volume's assignment. */
+  private interface RoleOf {
+    String of(VolumeAssignment a, int region);
   }
 
   /** A body that runs on the data thread and may fail with a status. */

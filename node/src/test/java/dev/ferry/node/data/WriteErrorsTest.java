@@ -3,17 +3,10 @@ package dev.ferry.node.data;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
-import dev.ferry.control.AssignmentPolicy;
 import dev.ferry.control.ClusterState;
-import dev.ferry.control.ClusterTransitions;
-import dev.ferry.control.Outcome;
 import dev.ferry.node.journal.Disk;
 import dev.ferry.node.journal.Journal;
 import dev.ferry.node.journal.JournalOptions;
-import dev.ferry.proto.control.Command;
-import dev.ferry.proto.control.CreateVolume;
-import dev.ferry.proto.control.ReassignPortions;
-import dev.ferry.proto.control.RegisterMember;
 import io.grpc.Status;
 import java.nio.file.Path;
 import java.util.List;
@@ -38,24 +31,9 @@ class WriteErrorsTest {
   private ClusterState state;
   private long emptyJournalBytes;
 
-  private static ClusterState apply(ClusterState s, Command c) {
-    Outcome o = ClusterTransitions.apply(s, c);
-    assertThat(o.accepted()).as("setup command %s: %s", c, o).isTrue();
-    return o.state();
-  }
-
   @BeforeEach
   void start() throws Exception {
-    ClusterState s = ClusterState.EMPTY;
-    s = apply(s, Command.newBuilder().setRegisterMember(RegisterMember.newBuilder().setId("n1")
-        .setAddress("127.0.0.1:1").setIncarnation(1)).build());
-    s = apply(s, Command.newBuilder().setRegisterMember(RegisterMember.newBuilder().setId("n2")
-        .setAddress("127.0.0.1:1").setIncarnation(1)).build());
-    s = apply(s, Command.newBuilder().setReassignPortions(ReassignPortions.newBuilder()
-        .setBaseVersion(s.assignmentVersion()).addAllActivate(List.of("n1", "n2"))
-        .addAllChanges(AssignmentPolicy.plan(s, List.of("n1", "n2")))).build());
-    state = apply(s, Command.newBuilder().setCreateVolume(CreateVolume.newBuilder().setName("v")
-        .setSizeBytes(8 * REGION).setRegionSizeBytes(REGION)).build());
+    state = TwoMembers.state(8 * REGION, REGION);
     journal = Journal.open(dir, new JournalOptions(64 << 10, 256 << 10, true, Disk.REAL,
         e -> { throw new AssertionError("fatal journal error in a test", e); }), r -> { });
     data = new DataPlane("n1", journal, () -> state, 64 << 10, List.of());
@@ -90,15 +68,8 @@ class WriteErrorsTest {
   }
 
 
-  /** A region owned by n1 (self) and one owned by n2 (the unreachable peer). */
   private long offsetOfRegionOwnedBy(String member) {
-    var a = state.assignment().get("v");
-    for (int r = 0; r < a.regions(); r++) {
-      if (a.owner(r).equals(member)) {
-        return r * REGION;
-      }
-    }
-    throw new IllegalStateException("no region owned by " + member);
+    return TwoMembers.regionOwnedBy(state, member) * REGION;
   }
 
   @Test
