@@ -288,6 +288,8 @@ public final class ClusterTransitions {
     }
     TreeMap<Portion, Watermark> watermarks = new TreeMap<>();
     TreeSet<String> secondaries = new TreeSet<>();
+    // a volume without a secondary has nowhere to transfer to: its portions count as staged
+    TreeSet<Portion> staged = new TreeSet<>();
     for (Watermark w : c.getWatermarksList()) {
       Portion p = requirePortion(s, w.getVolume(), w.getRegion());
       if (w.getCount() < 0 || w.getBytes() < 0 || w.getLastN() < 0) {
@@ -297,7 +299,9 @@ public final class ClusterTransitions {
         throw invalid("portion " + p + " has two watermarks");
       }
       String secondary = s.volumes().get(p.volume()).secondary();
-      if (!secondary.isEmpty()) {
+      if (secondary.isEmpty()) {
+        staged.add(p);
+      } else {
         secondaries.add(secondary);
       }
     }
@@ -306,9 +310,12 @@ public final class ClusterTransitions {
       next = reassign(s, c.getNextAssignment());
     }
     EpochRecord closed = new EpochRecord(c.getEpoch(), EpochState.CLOSED,
-        ImmutableSortedMap.copyOfSorted(watermarks), ImmutableSortedSet.of(),
+        ImmutableSortedMap.copyOfSorted(watermarks), ImmutableSortedSet.copyOfSorted(staged),
         ImmutableSortedSet.copyOfSorted(secondaries), ImmutableSortedSet.of(),
         c.getClosedAtMillis());
+    if (closed.fullyStaged()) {
+      closed = closed.withState(EpochState.STAGED);
+    }
     return next.withEpochs(s.openEpoch() + 1, put(next.epochs(), c.getEpoch(), closed),
         next.consistentEpoch(), next.consistentEpochClosedAtMillis());
   }

@@ -470,8 +470,10 @@ class ClusterTransitionsTest {
       ClusterState s = withVolume(2, "v", 4, "");
       ClusterState closed = accept(s, closeEpoch(1, 77, List.of(watermark("v", 1, 1))));
       assertThat(closed.epochs().get(1L).secondaries()).isEmpty();
-      ClusterState staged = accept(closed, epochStaged(1, List.of(new Portion("v", 1))));
-      ClusterState committed = accept(staged, commitEpoch(1));
+      // nothing to transfer: the portion counts as staged at once
+      assertThat(closed.epochs().get(1L).staged()).containsExactly(new Portion("v", 1));
+      assertThat(closed.epochs().get(1L).state()).isEqualTo(EpochState.STAGED);
+      ClusterState committed = accept(closed, commitEpoch(1));
       assertThat(committed.epochs()).isEmpty();
       assertThat(committed.consistentEpoch()).isEqualTo(1);
       assertThat(committed.consistentEpochClosedAtMillis()).isEqualTo(77);
