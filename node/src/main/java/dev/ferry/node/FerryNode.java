@@ -73,7 +73,7 @@ public final class FerryNode implements AutoCloseable {
     this.config = config;
     this.disk = disk;
     this.raft = new RaftNode(config);
-    this.coordinator = new Coordinator(raft, config.coordinatorTick());
+    this.coordinator = new Coordinator(raft, config.coordinatorTick(), config.ctsPeriod());
   }
 
   public void start() throws IOException {
@@ -86,6 +86,7 @@ public final class FerryNode implements AutoCloseable {
         journal.bytesUsed(), d.durable() ? "durable (fsync)" : "mirrored (no fsync)");
     data = new DataPlane(config.id(), journal, raft::state, d.maxWriteBytes(), replayed);
     replayed.clear();
+    raft.stateMachine().addListener(data::stateChanged);
     IngestService ingest = new IngestService(data, d.streamWindowBytes(), d.nodeWindowBytes(),
         () -> raft.state().assignmentVersion());
     NettyServerBuilder main = NettyServerBuilder

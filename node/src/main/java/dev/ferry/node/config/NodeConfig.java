@@ -30,7 +30,8 @@ public record NodeConfig(
     long snapshotEvery,
     Duration coordinatorTick,
     long defaultRegionSize,
-    DataPathConfig data) {
+    DataPathConfig data,
+    Duration ctsPeriod) {
 
   /** Settings of the data path: ingest, mirroring, forwarding and the journal. */
   public record DataPathConfig(
@@ -65,6 +66,8 @@ public record NodeConfig(
               "how often the leader's coordinator looks for work (joining members, balance)"})
           .put("volume.default.region.size", new String[] {"64MiB",
               "region (portion) size of volumes created without --region-size"})
+          .put("cts.period", new String[] {"250ms",
+              "length of an epoch (consistent transaction set): how often the leader runs the barrier"})
           .put("data.durability", new String[] {"durable",
               "durable: both copies fsync'd before the ack (group commit); mirrored: both written, not fsync'd"})
           .put("journal.dir", new String[] {"${node.dir}/journal", "the journal's directory"})
@@ -151,7 +154,7 @@ public record NodeConfig(
     return new NodeConfig(id, dir, address("node.listen", v.get("node.listen")),
         address("raft.listen", v.get("raft.listen")), v.get("cluster.name"), peers.buildOrThrow(),
         join, min, max, snapshotEvery, duration(v, "coordinator.tick"), regionSize,
-        dataPath(v, base, dir));
+        dataPath(v, base, dir), duration(v, "cts.period"));
   }
 
   private static DataPathConfig dataPath(Map<String, String> v, Path base, Path nodeDir) {

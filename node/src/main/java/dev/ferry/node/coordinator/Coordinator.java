@@ -24,8 +24,8 @@ import org.apache.logging.log4j.Logger;
  * follows leadership changes by checking on every tick. Everything it decides goes through Raft
  * first, so a new leader resumes from the replicated state alone.
  *
- * <p>Today it folds JOINING members into the assignment and keeps the assignment balanced; the
- * epoch barrier and failure handling come next.
+ * <p>It folds JOINING members into the assignment, keeps the assignment balanced, and runs the
+ * epoch barrier ({@link EpochBarrier}) every {@code cts.period}; failure handling comes next.
  *
  * <p>Threading: all work runs on its own single scheduler thread; nothing else touches its
  * fields.
@@ -41,15 +41,31 @@ public final class Coordinator implements AutoCloseable {
         t.setDaemon(true);
         return t;
       });
+  private final Duration ctsPeriod;
+  private final EpochBarrier barrier;
   private boolean active;
 
-  public Coordinator(RaftNode raft, Duration tick) {
+  public Coordinator(RaftNode raft, Duration tick, Duration ctsPeriod) {
     this.raft = raft;
     this.tick = tick;
+    this.ctsPeriod = ctsPeriod;
+    this.barrier = new EpochBarrier(raft, java.time.Clock.systemUTC());
   }
 
   public void start() {
     thread.scheduleWithFixedDelay(this::tickSafely, 0, tick.toMillis(), TimeUnit.MILLISECONDS);
+    thread.scheduleWithFixedDelay(this::barrierSafely, ctsPeriod.toMillis(), ctsPeriod.toMillis(),
+        TimeUnit.MILLISECONDS);
+  }
+
+  private void barrierSafely() {
+    try {
+      if (raft.isReadyLeader()) {
+        barrier.run();
+      }
+    } catch (RuntimeException e) {
+      LOG.warn("epoch barrier failed; retrying next period", e);
+    }
   }
 
   private void tickSafely() {
@@ -102,5 +118,6 @@ public final class Coordinator implements AutoCloseable {
   @Override
   public void close() {
     thread.shutdownNow();
+    barrier.close();
   }
 }

@@ -11,12 +11,18 @@ import dev.ferry.node.journal.JournalFailedException;
 import dev.ferry.node.journal.JournalFullException;
 import dev.ferry.node.journal.JournalRecord;
 import dev.ferry.node.journal.RecordType;
+import dev.ferry.node.secondary.EpochDigest;
+import dev.ferry.proto.control.Watermark;
 import dev.ferry.proto.peer.ForwardRequest;
 import dev.ferry.proto.peer.MirrorRequest;
 import dev.ferry.proto.peer.Update;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -43,6 +49,8 @@ import org.apache.logging.log4j.Logger;
  */
 public final class DataPlane implements AutoCloseable {
   private static final Logger LOG = LogManager.getLogger(DataPlane.class);
+  /** Epochs after its own that a write's key is remembered, so a late retry is not stored twice. */
+  private static final long RETRY_MEMORY_EPOCHS = 240;
 
   private final String self;
   private final Journal journal;
@@ -57,6 +65,18 @@ public final class DataPlane implements AutoCloseable {
 
   /** Highest n given per (portion, epoch) by this node as owner. */
   private final Map<PortionEpoch, Long> lastN = new HashMap<>();
+  /** (n, offset, length, crc32c) of every update numbered here per (portion, epoch), ascending n. */
+  private final Map<PortionEpoch, List<long[]>> numbered = new HashMap<>();
+  /** Updates whose copies are still being made: a Freeze waits for those begun before it. */
+  private final Set<Held> inFlight = new HashSet<>();
+  /** Acks of updates numbered in an epoch not yet released, by epoch. */
+  private final TreeMap<Long, List<Runnable>> heldAcks = new TreeMap<>();
+  /** Highest epoch this node was told to freeze: new numbers go to a later epoch. */
+  private long frozenThrough;
+  /** Highest epoch this node was told to thaw. */
+  private long thawedThrough;
+  /** The consistent epoch last seen: updates of epochs up to it are at the secondary. */
+  private long releasedEpoch;
   /** Every update this node holds, by (primaryId, clientSeq). */
   private final Map<UpdateKey, Held> held = new HashMap<>();
 
@@ -72,6 +92,8 @@ public final class DataPlane implements AutoCloseable {
     SequenceNumber seq;
     CompletableFuture<Void> durable;
     /** completes with the sequence number once both copies are durable; null until attempted */
+    CompletableFuture<SequenceNumber> copied;
+    /** {@link #copied}, then held until the update's epoch is released (DESIGN.md §5) */
     CompletableFuture<SequenceNumber> acked;
 
     Held(RecordType role, Portion portion, int crc32c, String peer, SequenceNumber seq) {
@@ -108,7 +130,10 @@ public final class DataPlane implements AutoCloseable {
         h.durable = done;
         held.put(key, h);
         if (r.type() == RecordType.OWNED) {
-          lastN.merge(new PortionEpoch(portion, r.epoch()), r.n(), Math::max);
+          PortionEpoch pe = new PortionEpoch(portion, r.epoch());
+          lastN.merge(pe, r.n(), Math::max);
+          numbered.computeIfAbsent(pe, k -> new ArrayList<>())
+              .add(new long[] {r.n(), r.offset(), r.data().length, h.crc32c});
         }
       }
       case FORWARDED -> {
@@ -120,7 +145,8 @@ public final class DataPlane implements AutoCloseable {
         Held h = held.get(key);
         if (h != null) {
           h.seq = new SequenceNumber(r.epoch(), r.n());
-          h.acked = CompletableFuture.completedFuture(h.seq);
+          h.copied = CompletableFuture.completedFuture(h.seq);
+          h.acked = h.copied;
         }
       }
     }
@@ -163,14 +189,121 @@ public final class DataPlane implements AutoCloseable {
     String owner = a.owner(p.region());
     Update.Builder update = Update.newBuilder().setPrimaryId(primaryId).setClientSeq(clientSeq)
         .setVolume(volume).setRegion(p.region()).setOffset(offset).setData(data).setCrc32C(crc32c);
-    if (self.equals(owner)) {
-      return writeAsOwner(s, p, key, h, update, bytes);
+    Held started = self.equals(owner) ? writeAsOwner(s, p, key, h, update, bytes)
+        : writeAsForwarder(s, p, owner, key, h, update, bytes);
+    track(started);
+    started.acked = started.copied.thenCompose(this::released);
+    return started.acked;
+  }
+
+  /** Keeps {@code h} in flight until its copies are settled (made or failed). */
+  private void track(Held h) {
+    inFlight.add(h);
+    h.copied.whenCompleteAsync((v, e) -> inFlight.remove(h), thread);
+  }
+
+  // ---- the epoch barrier (DESIGN.md §5) ----
+
+  /** The epoch new updates are numbered in. */
+  private long numberingEpoch(ClusterState s) {
+    return Math.max(frozenThrough + 1, s.openEpoch());
+  }
+
+  /**
+   * The highest epoch whose acks may go out: the open epoch once its predecessor is closed in
+   * Raft, or the epoch after the last one thawed.
+   */
+  private long releasableEpoch(ClusterState s) {
+    return Math.max(thawedThrough + 1, s.openEpoch());
+  }
+
+  /** The ack for {@code seq}, at once or once its epoch is released. Data thread only. */
+  private CompletableFuture<SequenceNumber> released(SequenceNumber seq) {
+    if (seq.epoch() <= releasableEpoch(state.get())) {
+      return CompletableFuture.completedFuture(seq);
     }
-    return writeAsForwarder(s, p, owner, key, h, update, bytes);
+    CompletableFuture<SequenceNumber> later = new CompletableFuture<>();
+    heldAcks.computeIfAbsent(seq.epoch(), e -> new ArrayList<>()).add(() -> later.complete(seq));
+    return later;
+  }
+
+  private void releaseHeldAcks() {
+    long upTo = releasableEpoch(state.get());
+    while (!heldAcks.isEmpty() && heldAcks.firstKey() <= upTo) {
+      heldAcks.pollFirstEntry().getValue().forEach(Runnable::run);
+    }
+  }
+
+  /**
+   * Freeze(N): number new updates in N+1 from now on (their acks are held), wait until every
+   * update begun before has settled, then report the watermarks of the portions numbered here
+   * in N. Idempotent: a repeated Freeze(N) reports the same watermarks.
+   */
+  public CompletableFuture<List<Watermark>> freeze(long epoch) {
+    return CompletableFuture.supplyAsync(() -> {
+      frozenThrough = Math.max(frozenThrough, epoch);
+      List<CompletableFuture<?>> begun = new ArrayList<>();
+      for (Held h : inFlight) {
+        if (h.seq == null || h.seq.epoch() <= epoch) {
+          begun.add(h.copied.handle((v, e) -> null));
+        }
+      }
+      return CompletableFuture.allOf(begun.toArray(CompletableFuture[]::new))
+          .thenApplyAsync(v -> watermarks(epoch), thread);
+    }, thread).thenCompose(f -> f);
+  }
+
+  /** Thaw(N): CloseEpoch(N) is committed; release the acks held for N+1. */
+  public CompletableFuture<Void> thaw(long epoch) {
+    return CompletableFuture.runAsync(() -> {
+      thawedThrough = Math.max(thawedThrough, epoch);
+      releaseHeldAcks();
+    }, thread);
+  }
+
+  private List<Watermark> watermarks(long epoch) {
+    List<Watermark> out = new ArrayList<>();
+    numbered.forEach((pe, updates) -> {
+      if (pe.epoch() != epoch || updates.isEmpty()) {
+        return;
+      }
+      EpochDigest d = new EpochDigest();
+      for (long[] u : updates) {
+        d.add(u[0], u[1], (int) u[2], (int) u[3]);
+      }
+      out.add(Watermark.newBuilder().setVolume(pe.portion().volume()).setRegion(pe.portion().region())
+          .setLastN(d.lastN()).setCount(d.count()).setBytes(d.bytes())
+          .setDigest(ByteString.copyFrom(d.digest())).build());
+    });
+    out.sort(java.util.Comparator.comparing(Watermark::getVolume).thenComparingLong(Watermark::getRegion));
+    return out;
+  }
+
+  /**
+   * A new replicated state was applied: acks of the open epoch may go, and what the secondary
+   * holds for good (epochs up to the consistent one) is released from memory and the journal.
+   */
+  public void stateChanged(ClusterState s) {
+    thread.execute(() -> {
+      releaseHeldAcks();
+      if (s.consistentEpoch() > releasedEpoch) {
+        releasedEpoch = s.consistentEpoch();
+        numbered.keySet().removeIf(pe -> pe.epoch() <= releasedEpoch);
+        lastN.keySet().removeIf(pe -> pe.epoch() <= releasedEpoch);
+        // a retry can come for a while after its epoch was applied: keep the key that long
+        long forget = releasedEpoch - RETRY_MEMORY_EPOCHS;
+        held.values().removeIf(h -> h.seq != null && h.seq.epoch() <= forget && !inFlight.contains(h));
+        try {
+          journal.release(releasedEpoch);
+        } catch (java.io.IOException e) {
+          LOG.warn("releasing journal segments up to epoch {} failed: {}", releasedEpoch, e.toString());
+        }
+      }
+    });
   }
 
   /** Claims 1, 8, 9: sequence, journal, mirror with the sequence number, ack on both copies. */
-  private CompletableFuture<SequenceNumber> writeAsOwner(ClusterState s, Portion p, UpdateKey key,
+  private Held writeAsOwner(ClusterState s, Portion p, UpdateKey key,
       Held h, Update.Builder update, byte[] bytes) throws StatusException {
     String mirror = s.assignment().get(p.volume()).mirror(p.region());
     if (mirror == null) {
@@ -178,7 +311,7 @@ public final class DataPlane implements AutoCloseable {
           + " has no mirror (fewer than two active members); refusing to acknowledge one copy");
     }
     if (h == null || h.role != RecordType.OWNED) {
-      SequenceNumber seq = nextSequence(p, s.openEpoch());
+      SequenceNumber seq = nextSequence(p, numberingEpoch(s));
       h = new Held(RecordType.OWNED, p, update.getCrc32C(), mirror, seq);
       h.durable = store(h, key, update, bytes, seq);
       held.put(key, h);
@@ -189,13 +322,13 @@ public final class DataPlane implements AutoCloseable {
         MirrorRequest.newBuilder().setAssignmentVersion(s.assignmentVersion()).setSender(self)
             .setUpdate(update));
     Held owned = h;
-    owned.acked = owned.durable.thenCombine(mirrored, (v, m) -> owned.seq)
+    owned.copied = owned.durable.thenCombine(mirrored, (v, m) -> owned.seq)
         .thenApplyAsync(seq -> fenced(owned.portion, seq), thread);
-    return owned.acked;
+    return owned;
   }
 
   /** Claims 2–4: store the second copy here, forward to the owner, record its sequence number. */
-  private CompletableFuture<SequenceNumber> writeAsForwarder(ClusterState s, Portion p, String owner,
+  private Held writeAsForwarder(ClusterState s, Portion p, String owner,
       UpdateKey key, Held h, Update.Builder update, byte[] bytes) throws StatusException {
     if (h == null) {
       h = new Held(RecordType.FORWARDED, p, update.getCrc32C(), owner, null);
@@ -206,9 +339,9 @@ public final class DataPlane implements AutoCloseable {
         ForwardRequest.newBuilder().setAssignmentVersion(s.assignmentVersion()).setSender(self)
             .setUpdate(update));
     Held copy = h;
-    copy.acked = copy.durable.thenCombine(sequenced, (v, seq) -> seq)
+    copy.copied = copy.durable.thenCombine(sequenced, (v, seq) -> seq)
         .thenApplyAsync(seq -> recordSequence(key, copy, seq), thread);
-    return copy.acked;
+    return copy;
   }
 
   private SequenceNumber recordSequence(UpdateKey key, Held copy, SequenceNumber seq) {
@@ -239,12 +372,15 @@ public final class DataPlane implements AutoCloseable {
         Held known = h;
         return known.durable.thenApplyAsync(v -> fenced(known.portion, known.seq), thread);
       }
-      SequenceNumber seq = nextSequence(p, s.openEpoch());
+      SequenceNumber seq = nextSequence(p, numberingEpoch(s));
       Held owned = new Held(RecordType.OWNED, p, u.getCrc32C(), r.getSender(), seq);
       owned.durable = store(owned, key, u.toBuilder(), bytes, seq);
       held.put(key, owned);
-      owned.acked = owned.durable.thenApplyAsync(v -> fenced(p, seq), thread);
-      return owned.acked;
+      // the forwarder holds the primary's ack until the epoch is released; the owner answers now
+      owned.copied = owned.durable.thenApplyAsync(v -> fenced(p, seq), thread);
+      owned.acked = owned.copied;
+      track(owned);
+      return owned.copied;
     });
   }
 
@@ -329,6 +465,10 @@ public final class DataPlane implements AutoCloseable {
             (k, n) -> n == seq.n() ? n - 1 : n);
       }
       throw journalStatus(cause);
+    }
+    if (h.role == RecordType.OWNED) {
+      numbered.computeIfAbsent(new PortionEpoch(h.portion, seq.epoch()), k -> new ArrayList<>())
+          .add(new long[] {seq.n(), u.getOffset(), bytes.length, h.crc32c});
     }
     return f.exceptionally(e -> {
       throw new CompletionException(journalStatus(e));

@@ -1,6 +1,10 @@
 package dev.ferry.node.data;
 
 import dev.ferry.proto.peer.ForwardRequest;
+import dev.ferry.proto.peer.FreezeReply;
+import dev.ferry.proto.peer.FreezeRequest;
+import dev.ferry.proto.peer.ThawReply;
+import dev.ferry.proto.peer.ThawRequest;
 import dev.ferry.proto.peer.MirrorRequest;
 import dev.ferry.proto.peer.PeerError;
 import dev.ferry.proto.peer.PeerGrpc;
@@ -31,6 +35,30 @@ public final class PeerService extends PeerGrpc.PeerImplBase {
   @Override
   public StreamObserver<ForwardRequest> forward(StreamObserver<PeerResponse> responses) {
     return answering(responses, data::acceptForward, ForwardRequest::getId);
+  }
+
+  @Override
+  public void freeze(FreezeRequest r, StreamObserver<FreezeReply> out) {
+    data.freeze(r.getEpoch()).whenComplete((marks, e) -> {
+      if (e == null) {
+        out.onNext(FreezeReply.newBuilder().addAllWatermarks(marks).build());
+        out.onCompleted();
+      } else {
+        out.onError(Failures.status(e).asRuntimeException());
+      }
+    });
+  }
+
+  @Override
+  public void thaw(ThawRequest r, StreamObserver<ThawReply> out) {
+    data.thaw(r.getEpoch()).whenComplete((v, e) -> {
+      if (e == null) {
+        out.onNext(ThawReply.getDefaultInstance());
+        out.onCompleted();
+      } else {
+        out.onError(Failures.status(e).asRuntimeException());
+      }
+    });
   }
 
   private <T> StreamObserver<T> answering(StreamObserver<PeerResponse> responses,

@@ -103,10 +103,10 @@ class DataPathTest {
     try (IngestProbe probe = new IngestProbe(cluster.admins.get(r.owner()))) {
       WriteResponse w = probe.call(IngestProbe.write("p1", s, VOLUME, r.region() * REGION, block(1)));
       assertThat(w.hasAck()).as("answer %s", w).isTrue();
-      long n = w.getAck().getN();
-      assertThat(w.getAck().getEpoch()).isEqualTo(1);
-      assertThat(held(r.owner(), "p1", s)).isEqualTo("OWNED 1 " + n + " " + id(r.mirror()) + " durable");
-      assertThat(held(r.mirror(), "p1", s)).isEqualTo("MIRROR 1 " + n + " " + id(r.owner()) + " durable");
+      String number = w.getAck().getEpoch() + " " + w.getAck().getN();
+      assertThat(w.getAck().getEpoch()).isPositive();
+      assertThat(held(r.owner(), "p1", s)).isEqualTo("OWNED " + number + " " + id(r.mirror()) + " durable");
+      assertThat(held(r.mirror(), "p1", s)).isEqualTo("MIRROR " + number + " " + id(r.owner()) + " durable");
       assertThat(held(r.other(), "p1", s)).isNull();
     }
   }
@@ -114,12 +114,12 @@ class DataPathTest {
   @Test
   void numbersIncreaseStrictlyWithinAPortion() throws Exception {
     Roles r = roles(1);
-    List<Long> ns = new ArrayList<>();
+    List<Long> ns = new ArrayList<>(); // epoch and n packed so that their order is (epoch, n)
     try (IngestProbe probe = new IngestProbe(cluster.admins.get(r.owner()))) {
       for (int i = 0; i < 20; i++) {
         WriteResponse w = probe.call(IngestProbe.write("p-order", seq.incrementAndGet(), VOLUME,
             r.region() * REGION + i * 4096L, block(i)));
-        ns.add(w.getAck().getN());
+        ns.add((w.getAck().getEpoch() << 32) | w.getAck().getN());
       }
     }
     assertThat(ns).isSorted().doesNotHaveDuplicates();
@@ -132,10 +132,10 @@ class DataPathTest {
     try (IngestProbe probe = new IngestProbe(cluster.admins.get(r.other()))) {
       WriteResponse w = probe.call(IngestProbe.write("p2", s, VOLUME, r.region() * REGION, block(2)));
       assertThat(w.hasAck()).as("answer %s", w).isTrue();
-      long n = w.getAck().getN();
-      assertThat(held(r.owner(), "p2", s)).isEqualTo("OWNED 1 " + n + " " + id(r.other()) + " durable");
+      String number = w.getAck().getEpoch() + " " + w.getAck().getN();
+      assertThat(held(r.owner(), "p2", s)).isEqualTo("OWNED " + number + " " + id(r.other()) + " durable");
       await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(held(r.other(), "p2", s))
-          .isEqualTo("FORWARDED 1 " + n + " " + id(r.owner()) + " durable"));
+          .isEqualTo("FORWARDED " + number + " " + id(r.owner()) + " durable"));
       // the forwarder's copy is the second copy: the portion's mirror gets no third one
       assertThat(held(r.mirror(), "p2", s)).isNull();
     }

@@ -83,7 +83,7 @@ class PrimaryClientTest {
             .describe("direct", acks.get(r).clientSeq()).get(5, TimeUnit.SECONDS);
         // sent to the owner, not forwarded: the owner's copy names the mirror as its peer
         String mirror = cluster.nodes.get(0).raft().state().assignment().get("pc").mirror(r);
-        assertThat(held).startsWith("OWNED 1 ").contains(" " + mirror + " ");
+        assertThat(held).startsWith("OWNED " + acks.get(r).epoch() + " ").contains(" " + mirror + " ");
       }
     }
   }
