@@ -7,6 +7,8 @@ import dev.ferry.proto.admin.AdminGrpc;
 import dev.ferry.proto.admin.CommandReply;
 import dev.ferry.proto.admin.CreateVolumeRequest;
 import dev.ferry.proto.admin.DeleteVolumeRequest;
+import dev.ferry.proto.admin.EpochsReply;
+import dev.ferry.proto.admin.EpochsRequest;
 import dev.ferry.proto.admin.GetAssignmentReply;
 import dev.ferry.proto.admin.GetAssignmentRequest;
 import dev.ferry.proto.admin.GetClusterStateRequest;
@@ -107,6 +109,25 @@ public final class AdminClient implements AutoCloseable {
   public AddRaftPeerReply addRaftPeer(String id, String raftAddress) {
     return call(s -> s.addRaftPeer(
         AddRaftPeerRequest.newBuilder().setId(id).setRaftAddress(raftAddress).build()));
+  }
+
+  public EpochsReply epochs() {
+    return call(s -> s.epochs(EpochsRequest.getDefaultInstance()));
+  }
+
+  /** Epoch figures from one particular node (the leader has the pause figures). */
+  public EpochsReply epochsOf(int nodeIndex) {
+    return stub(nodeIndex).epochs(EpochsRequest.getDefaultInstance());
+  }
+
+  /** The index, in the address list, of the node whose admin address is {@code address}. */
+  public int indexOf(String address) {
+    for (int i = 0; i < addresses.size(); i++) {
+      if (addresses.get(i).toString().equals(address)) {
+        return i;
+      }
+    }
+    return -1;
   }
 
   public ClusterStateSnapshot clusterState() {

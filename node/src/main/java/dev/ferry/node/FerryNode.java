@@ -91,7 +91,8 @@ public final class FerryNode implements AutoCloseable {
         () -> raft.state().assignmentVersion());
     NettyServerBuilder main = NettyServerBuilder
         .forAddress(new InetSocketAddress(config.listen().getHost(), config.listen().getPort()))
-        .addService(new AdminService(config.id(), raft, config.defaultRegionSize()))
+        .addService(new AdminService(config.id(), raft, config.defaultRegionSize(), coordinator,
+            java.time.Clock.systemUTC()))
         .addService(new PeerService(data, () -> raft.state().assignmentVersion()))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance());

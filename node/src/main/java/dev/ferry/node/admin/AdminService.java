@@ -2,7 +2,12 @@ package dev.ferry.node.admin;
 
 import dev.ferry.control.ClusterState;
 import dev.ferry.control.ClusterStateCodec;
+import dev.ferry.node.coordinator.Coordinator;
+import dev.ferry.node.coordinator.EpochStats;
 import dev.ferry.node.raft.CommandRejectedException;
+import dev.ferry.proto.admin.EpochsReply;
+import dev.ferry.proto.admin.EpochsRequest;
+import java.time.Clock;
 import dev.ferry.node.raft.RaftNode;
 import dev.ferry.proto.admin.AddRaftPeerReply;
 import dev.ferry.proto.admin.AddRaftPeerRequest;
@@ -49,11 +54,39 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
   private final String nodeId;
   private final RaftNode raft;
   private final long defaultRegionSize;
+  private final Coordinator coordinator;
+  private final Clock clock;
 
-  public AdminService(String nodeId, RaftNode raft, long defaultRegionSize) {
+  public AdminService(String nodeId, RaftNode raft, long defaultRegionSize, Coordinator coordinator,
+      Clock clock) {
     this.nodeId = nodeId;
     this.raft = raft;
     this.defaultRegionSize = defaultRegionSize;
+    this.coordinator = coordinator;
+    this.clock = clock;
+  }
+
+  /** now - close time of the last applied epoch, by this node's clock; -1 before the first. */
+  private long rpoMillis(ClusterState s) {
+    return s.consistentEpoch() == 0 ? -1
+        : Math.max(0, clock.millis() - s.consistentEpochClosedAtMillis());
+  }
+
+  @Override
+  public void epochs(EpochsRequest request, StreamObserver<EpochsReply> out) {
+    ClusterState s = raft.state();
+    EpochsReply.Builder b = EpochsReply.newBuilder().setAnsweredBy(nodeId)
+        .setOpenEpoch(s.openEpoch()).setLastClosedEpoch(s.openEpoch() - 1)
+        .setAppliedEpoch(s.consistentEpoch())
+        .setAppliedClosedAtMillis(s.consistentEpochClosedAtMillis()).setRpoMillis(rpoMillis(s))
+        .setPendingEpochs(s.epochs().size())
+        .setCtsPeriodMillis(coordinator.ctsPeriod().toMillis());
+    if (coordinator.active()) {
+      EpochStats.Snapshot st = coordinator.stats().snapshot();
+      b.setLeader(true).setPauseLastMicros(st.lastPauseMicros()).setPauseP50Micros(st.p50Micros())
+          .setPauseP99Micros(st.p99Micros()).setBarriers(st.barriers()).addAllRecent(st.recent());
+    }
+    reply(out, b.build());
   }
 
   @Override
@@ -65,7 +98,8 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
         .setAssignmentVersion(s.assignmentVersion())
         .setOpenEpoch(s.openEpoch())
         .setConsistentEpoch(s.consistentEpoch())
-        .setAppliedIndex(raft.appliedIndex());
+        .setAppliedIndex(raft.appliedIndex())
+        .setRpoMillis(rpoMillis(s));
     ClusterStateSnapshot proto = ClusterStateCodec.toProto(s);
     b.addAllMembers(proto.getMembersList());
     s.volumes().keySet().forEach(b::addVolumes);

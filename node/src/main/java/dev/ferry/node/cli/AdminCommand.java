@@ -29,7 +29,8 @@ import picocli.CommandLine.Spec;
       AdminCommand.StatusCmd.class,
       AdminCommand.VolumeCmd.class,
       AdminCommand.AssignmentCmd.class,
-      AdminCommand.MemberCmd.class
+      AdminCommand.MemberCmd.class,
+      EpochsCommand.class
     })
 final class AdminCommand {
   @Option(names = "--cluster", required = true, paramLabel = "HOST:PORT[,HOST:PORT...]",
@@ -72,9 +73,9 @@ final class AdminCommand {
           out.println(Json.GSON.toJson(statusJson(s)));
         } else {
           out.printf("leader %s (answered by %s), assignment version %d, open epoch %d, "
-              + "applied epoch %d%n", s.getLeader().isEmpty() ? "(none)" : s.getLeader(),
+              + "applied epoch %d, RPO %s%n", s.getLeader().isEmpty() ? "(none)" : s.getLeader(),
               s.getAnsweredBy(), s.getAssignmentVersion(), s.getOpenEpoch(),
-              s.getConsistentEpoch());
+              s.getConsistentEpoch(), s.getRpoMillis() < 0 ? "-" : s.getRpoMillis() + " ms");
           out.printf("%-12s %-9s %-22s %s%n", "MEMBER", "STATE", "ADDRESS", "INCARNATION");
           for (Member m : s.getMembersList()) {
             out.printf("%-12s %-9s %-22s %d%n", m.getId(), m.getState(), m.getAddress(),
@@ -106,6 +107,7 @@ final class AdminCommand {
       o.put("volumes", s.getVolumesList());
       o.put("openEpoch", s.getOpenEpoch());
       o.put("appliedEpoch", s.getConsistentEpoch());
+      o.put("rpoMillis", s.getRpoMillis());
       List<Map<String, Object>> peers = new ArrayList<>();
       s.getRaftPeersList().forEach(p -> {
         Map<String, Object> po = new LinkedHashMap<>();

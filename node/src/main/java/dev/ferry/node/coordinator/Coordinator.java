@@ -43,13 +43,27 @@ public final class Coordinator implements AutoCloseable {
       });
   private final Duration ctsPeriod;
   private final EpochBarrier barrier;
+  private final EpochStats stats = new EpochStats();
   private boolean active;
 
   public Coordinator(RaftNode raft, Duration tick, Duration ctsPeriod) {
     this.raft = raft;
     this.tick = tick;
     this.ctsPeriod = ctsPeriod;
-    this.barrier = new EpochBarrier(raft, java.time.Clock.systemUTC());
+    this.barrier = new EpochBarrier(raft, java.time.Clock.systemUTC(), stats);
+  }
+
+  /** The barrier's figures while this node led (see {@link EpochStats}). */
+  public EpochStats stats() {
+    return stats;
+  }
+
+  public Duration ctsPeriod() {
+    return ctsPeriod;
+  }
+
+  public boolean active() {
+    return raft.isReadyLeader();
   }
 
   public void start() {

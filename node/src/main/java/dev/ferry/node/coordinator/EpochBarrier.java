@@ -35,7 +35,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
-import org.HdrHistogram.Recorder;
+import dev.ferry.proto.admin.EpochSize;
 
 /**
  * The epoch barrier of DESIGN.md §5, run by the leader's coordinator once per period:
@@ -55,17 +55,13 @@ final class EpochBarrier implements AutoCloseable {
   private final Clock clock;
   private final Map<String, ManagedChannel> channels = new HashMap<>();
   private final Map<String, String> channelAddress = new HashMap<>();
-  /** Coordination pause: from the first Freeze sent to the Thaws sent, in microseconds. */
-  private final Recorder pauses = new Recorder(3);
+  private final EpochStats stats;
   private long failuresLogged;
 
-  EpochBarrier(RaftNode raft, Clock clock) {
+  EpochBarrier(RaftNode raft, Clock clock, EpochStats stats) {
     this.raft = raft;
     this.clock = clock;
-  }
-
-  Recorder pauses() {
-    return pauses;
+    this.stats = stats;
   }
 
   /** One round: close the open epoch, then commit what is staged. */
@@ -107,8 +103,10 @@ final class EpochBarrier implements AutoCloseable {
         return;
       }
     }
+    List<Watermark> merged = merge(raft.state(), marks);
+    long closedAt = clock.millis();
     Command close = Command.newBuilder().setCloseEpoch(CloseEpoch.newBuilder().setEpoch(epoch)
-        .setClosedAtMillis(clock.millis()).addAllWatermarks(merge(raft.state(), marks))).build();
+        .setClosedAtMillis(closedAt).addAllWatermarks(merged)).build();
     try {
       raft.submit(close).get(RAFT_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
     } catch (ExecutionException e) {
@@ -129,7 +127,11 @@ final class EpochBarrier implements AutoCloseable {
       PeerGrpc.newFutureStub(channel(m)).withDeadlineAfter(2, TimeUnit.SECONDS)
           .thaw(ThawRequest.newBuilder().setEpoch(epoch).build());
     }
-    pauses.recordValue(Math.max(1, (System.nanoTime() - start) / 1000));
+    // the coordination pause: Freeze sent to Thaw sent (acks of the next epoch wait this long)
+    stats.barrierDone((System.nanoTime() - start) / 1000, EpochSize.newBuilder().setEpoch(epoch)
+        .setUpdates(merged.stream().mapToLong(Watermark::getCount).sum())
+        .setBytes(merged.stream().mapToLong(Watermark::getBytes).sum())
+        .setClosedAtMillis(closedAt).build());
   }
 
   /** Commits, in order, every closed epoch whose portions are all staged. */

@@ -154,4 +154,29 @@ class AdminServiceTest {
     await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
         assertThat(seen.get(seen.size() - 1).volumes()).containsKey("published"));
   }
+
+  @Test
+  void epochsCloseAndApplyAndTheLeaderReportsTheCoordinationPause() {
+    try (AdminClient c = cluster.client()) {
+      long open = c.status().getOpenEpoch();
+      await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+        StatusReply s = c.status();
+        assertThat(s.getOpenEpoch()).isGreaterThan(open + 2);
+        // no volume has a secondary: a closed epoch is applied as soon as it is committed
+        assertThat(s.getConsistentEpoch()).isGreaterThan(open);
+        assertThat(s.getRpoMillis()).isNotNegative();
+      });
+      String leader = c.status().getLeader();
+      int index = Integer.parseInt(leader.substring(1)) - 1;
+      var e = c.epochsOf(index);
+      assertThat(e.getLeader()).isTrue();
+      assertThat(e.getBarriers()).isPositive();
+      assertThat(e.getPauseP99Micros()).isGreaterThanOrEqualTo(e.getPauseP50Micros()).isPositive();
+      assertThat(e.getRecentList()).isNotEmpty();
+      assertThat(e.getCtsPeriodMillis()).isEqualTo(250);
+      var follower = c.epochsOf((index + 1) % 3);
+      assertThat(follower.getLeader()).isFalse();
+      assertThat(follower.getBarriers()).isZero();
+    }
+  }
 }
