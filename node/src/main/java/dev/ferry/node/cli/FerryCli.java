@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
       AdminCommand.class,
       DemoCommand.class,
       LoadCommand.class,
+      SecondaryCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class FerryCli {

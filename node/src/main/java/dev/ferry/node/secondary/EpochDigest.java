@@ -5,34 +5,50 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 
 /**
- * The summary of one portion's updates in one epoch, computed alike at the primary site (for
- * the watermark in CloseEpoch) and at the secondary (to check what it staged): count, bytes,
- * highest n, and SHA-256 over, per update in ascending n: n (8 bytes big-endian), offset (8),
- * data length (4), crc32c (4). Not thread-safe.
+ * The watermark of one portion's updates of one epoch: what the owner reports at Freeze and what
+ * the secondary checks a staged portion against. Updates are added in ascending n:
+ *
+ * <ul>
+ *   <li>count: the number of updates;
+ *   <li>bytes: the sum of their data lengths;
+ *   <li>lastN: the highest n, 0 if none;
+ *   <li>digest: SHA-256 over, per update in ascending n, 24 bytes big-endian: n (8), offset (8),
+ *       data length (4), crc32c of the data (4). The data itself is covered by its crc32c. With no
+ *       update it is the SHA-256 of nothing.
+ * </ul>
+ *
+ * <p>Not thread-safe: one thread at a time adds to it.
  */
 public final class EpochDigest {
-  private final MessageDigest sha;
-  private final ByteBuffer entry = ByteBuffer.allocate(24);
+  private static final int ENTRY_BYTES = 8 + 8 + 4 + 4;
+
+  private final MessageDigest sha256 = newSha256();
+  private final ByteBuffer entry = ByteBuffer.allocate(ENTRY_BYTES);
   private long count;
   private long bytes;
   private long lastN;
 
-  public EpochDigest() {
-    try {
-      sha = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is required of every Java runtime", e);
-    }
-  }
+  public EpochDigest() {}
 
-  /** Adds the next update; n must be larger than every n added before. */
+  /**
+   * Adds the next update.
+   *
+   * @throws IllegalArgumentException if n is not above the previous n (or not positive for the
+   *     first), or length is negative; nothing is added then
+   */
   public void add(long n, long offset, int length, int crc32c) {
-    if (count > 0 && n <= lastN) {
-      throw new IllegalArgumentException("update n=" + n + " after n=" + lastN + ": not ascending");
+    if (n <= lastN) {
+      throw new IllegalArgumentException(count == 0
+          ? "n " + n + " is not positive"
+          : "n " + n + " is not above the previous n " + lastN
+              + ": updates must come in ascending n");
+    }
+    if (length < 0) {
+      throw new IllegalArgumentException("data length " + length + " of n " + n + " is negative");
     }
     entry.clear();
-    entry.putLong(n).putLong(offset).putInt(length).putInt(crc32c);
-    sha.update(entry.array());
+    entry.putLong(n).putLong(offset).putInt(length).putInt(crc32c).flip();
+    sha256.update(entry);
     count++;
     bytes += length;
     lastN = n;
@@ -50,12 +66,20 @@ public final class EpochDigest {
     return lastN;
   }
 
-  /** The SHA-256 so far (the digest object is copied, so more updates may follow). */
+  /** The SHA-256 of the updates added so far (32 bytes); adding may continue after it. */
   public byte[] digest() {
     try {
-      return ((MessageDigest) sha.clone()).digest();
+      return ((MessageDigest) sha256.clone()).digest();
     } catch (CloneNotSupportedException e) {
-      throw new IllegalStateException(e);
+      throw new IllegalStateException("the SHA-256 provider cannot be cloned", e);
+    }
+  }
+
+  private static MessageDigest newSha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every Java platform has SHA-256", e);
     }
   }
 }
