@@ -32,7 +32,7 @@ public final class FerryCli {
     if (System.getProperty("java.util.logging.manager") == null) {
       System.setProperty("java.util.logging.manager", "org.apache.logging.log4j.jul.LogManager");
     }
-    boolean daemon = args.length > 0 && args[0].equals("node");
+    boolean daemon = args.length > 0 && (args[0].equals("node") || args[0].equals("secondary"));
     if (System.getProperty("ferry.log.level") == null) {
       System.setProperty("ferry.log.level", daemon ? "INFO" : "WARN");
     }
