@@ -64,7 +64,8 @@ public final class ClusterStateCodec {
               .setState(e.state())
               .setClosedAtMillis(e.closedAtMillis())
               .addAllWatermarks(e.watermarks().values())
-              .addAllAppliedBy(e.appliedBy());
+              .addAllAppliedBy(e.appliedBy())
+              .addAllSecondaries(e.secondaries());
       for (Portion p : e.staged()) {
         eb.addStaged(PortionRef.newBuilder().setVolume(p.volume()).setRegion(p.region()));
       }
@@ -110,14 +111,10 @@ public final class ClusterStateCodec {
     TreeMap<Long, EpochRecord> epochs = new TreeMap<>();
     for (Epoch e : p.getEpochsList()) {
       TreeMap<Portion, Watermark> watermarks = new TreeMap<>();
-      TreeSet<String> secondaries = new TreeSet<>();
       for (Watermark w : e.getWatermarksList()) {
         watermarks.put(new Portion(w.getVolume(), (int) w.getRegion()), w);
-        Volume v = volumes.get(w.getVolume());
-        if (v != null && !v.secondary().isEmpty()) {
-          secondaries.add(v.secondary());
-        }
       }
+      TreeSet<String> secondaries = new TreeSet<>(e.getSecondariesList());
       TreeSet<Portion> staged = new TreeSet<>();
       for (PortionRef r : e.getStagedList()) {
         staged.add(new Portion(r.getVolume(), (int) r.getRegion()));

@@ -298,11 +298,15 @@ public final class ClusterTransitions {
       if (watermarks.put(p, w) != null) {
         throw invalid("portion " + p + " has two watermarks");
       }
-      String secondary = s.volumes().get(p.volume()).secondary();
-      if (secondary.isEmpty()) {
+      if (s.volumes().get(p.volume()).secondary().isEmpty()) {
         staged.add(p);
-      } else {
-        secondaries.add(secondary);
+      }
+    }
+    // every secondary applies every epoch, written to or not, so each one's images move from
+    // one epoch to the next in order and its consistent point is known
+    for (Volume v : s.volumes().values()) {
+      if (!v.secondary().isEmpty()) {
+        secondaries.add(v.secondary());
       }
     }
     ClusterState next = s;

@@ -494,7 +494,8 @@ class ClusterTransitionsTest {
       s = accept(s, closeEpoch(2, 20, List.of()));
       s = accept(s, epochStaged(1, List.of(new Portion("v", 0))));
       s = accept(s, commitEpoch(1));
-      s = accept(s, commitEpoch(2)); // nothing to apply for 2, but 1 is not applied yet
+      s = accept(s, commitEpoch(2));
+      s = accept(s, epochApplied(2, DR)); // the secondary applied 2, but 1 is not applied yet
       assertThat(s.consistentEpoch()).isZero();
       assertThat(s.epochs()).containsOnlyKeys(1L, 2L);
       s = accept(s, epochApplied(1, DR));
@@ -526,6 +527,9 @@ class ClusterTransitionsTest {
       s = accept(s, closeEpoch(1, 10, List.of()));
       s = accept(s, closeEpoch(2, 20, List.of(watermark("v", 1, 1))));
       s = accept(s, commitEpoch(1));
+      reject(s, commitEpoch(1), RejectCode.CONFLICT, "already COMMITTED");
+      // an epoch without writes is still applied by every secondary, in order
+      s = accept(s, epochApplied(1, DR));
       assertThat(s.consistentEpoch()).isEqualTo(1);
       reject(s, commitEpoch(1), RejectCode.NOT_FOUND, "already applied");
       s = accept(s, epochStaged(2, List.of(new Portion("v", 1))));

@@ -3,6 +3,7 @@ package dev.ferry.control.ratis;
 import static dev.ferry.control.Cmds.accept;
 import static dev.ferry.control.Cmds.activeCluster;
 import static dev.ferry.control.Cmds.closeEpoch;
+import static dev.ferry.control.Cmds.epochApplied;
 import static dev.ferry.control.Cmds.commitEpoch;
 import static dev.ferry.control.Cmds.createVolume;
 import static dev.ferry.control.Cmds.drain;
@@ -45,6 +46,7 @@ class SnapshotFileTest {
     s = accept(s, closeEpoch(1, 1_700_000_000_000L, List.of(watermark("beta", 2, 9))));
     s = accept(s, epochStaged(1, List.of(new Portion("beta", 2))));
     s = accept(s, commitEpoch(1));
+    s = accept(s, epochApplied(1, "dr.example:9000")); // every secondary applies every epoch
     s = accept(s, closeEpoch(2, 1_700_000_001_000L, List.of(watermark("alpha", 3, 4))));
     s = accept(s, epochStaged(2, List.of(new Portion("alpha", 3))));
     s = accept(s, commitEpoch(2));
