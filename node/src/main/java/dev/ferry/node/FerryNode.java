@@ -84,7 +84,8 @@ public final class FerryNode implements AutoCloseable {
         d.journalBudgetBytes(), d.durable(), disk, defaults.onFatal()), replayed::add);
     LOG.info("journal {}: {} records recovered, {} bytes, {}", d.journalDir(), replayed.size(),
         journal.bytesUsed(), d.durable() ? "durable (fsync)" : "mirrored (no fsync)");
-    data = new DataPlane(config.id(), journal, raft::state, d.maxWriteBytes(), replayed);
+    data = new DataPlane(config.id(), journal, raft::state, d.maxWriteBytes(), replayed,
+        raft::submit);
     replayed.clear();
     raft.stateMachine().addListener(data::stateChanged);
     IngestService ingest = new IngestService(data, d.streamWindowBytes(), d.nodeWindowBytes(),

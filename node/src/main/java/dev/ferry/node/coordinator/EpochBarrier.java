@@ -11,7 +11,11 @@ import dev.ferry.node.raft.RaftNode;
 import dev.ferry.proto.control.CloseEpoch;
 import dev.ferry.proto.control.Command;
 import dev.ferry.proto.control.CommitEpoch;
+import dev.ferry.proto.control.EpochApplied;
 import dev.ferry.proto.control.EpochState;
+import dev.ferry.proto.secondary.CommitRequest;
+import dev.ferry.proto.secondary.PortionId;
+import dev.ferry.proto.secondary.SecondaryGrpc;
 import dev.ferry.proto.control.MemberState;
 import dev.ferry.proto.control.RejectCode;
 import dev.ferry.proto.control.Watermark;
@@ -75,6 +79,57 @@ final class EpochBarrier implements AutoCloseable {
       closeEpoch(s, s.openEpoch(), members);
     }
     commitStagedEpochs();
+    applyCommittedEpochs();
+  }
+
+  /**
+   * Tells each secondary to apply the committed epochs it has not applied, in order, and records
+   * each apply through Raft. A secondary that fails stops there; it is asked again next period.
+   */
+  private void applyCommittedEpochs() {
+    ClusterState s = raft.state();
+    java.util.Set<String> stopped = new java.util.HashSet<>();
+    for (var e : s.epochs().values()) {
+      if (e.state() != EpochState.COMMITTED) {
+        return;
+      }
+      for (String secondary : e.secondaries()) {
+        if (e.appliedBy().contains(secondary) || stopped.contains(secondary)) {
+          continue;
+        }
+        CommitRequest.Builder commit = CommitRequest.newBuilder().setEpoch(e.number())
+            .setClosedAtMillis(e.closedAtMillis());
+        for (Portion p : e.watermarks().keySet()) {
+          Volume v = s.volumes().get(p.volume());
+          if (v != null && v.secondary().equals(secondary)) {
+            commit.addExpected(PortionId.newBuilder().setVolume(p.volume()).setRegion(p.region()));
+          }
+        }
+        try {
+          SecondaryGrpc.newBlockingStub(secondaryChannel(secondary))
+              .withDeadlineAfter(RAFT_DEADLINE.toMillis(), TimeUnit.MILLISECONDS).commit(commit.build());
+          raft.submit(Command.newBuilder().setEpochApplied(EpochApplied.newBuilder()
+              .setEpoch(e.number()).setSecondary(secondary)).build())
+              .get(RAFT_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (RuntimeException | ExecutionException | TimeoutException ex) {
+          stopped.add(secondary);
+          if (failuresLogged++ % 20 == 0) {
+            LOG.warn("epoch {}: apply at secondary {} failed; retrying next period: {}", e.number(),
+                secondary, String.valueOf(ex));
+          }
+        } catch (InterruptedException ex) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
+    }
+  }
+
+  private ManagedChannel secondaryChannel(String address) {
+    return channels.computeIfAbsent("secondary:" + address, k -> {
+      HostAndPort hp = HostAndPort.fromString(address);
+      return NettyChannelBuilder.forAddress(hp.getHost(), hp.getPort()).usePlaintext().build();
+    });
   }
 
   private void closeEpoch(ClusterState s, long epoch, List<Member> members) {

@@ -11,7 +11,15 @@ import dev.ferry.node.journal.JournalFailedException;
 import dev.ferry.node.journal.JournalFullException;
 import dev.ferry.node.journal.JournalRecord;
 import dev.ferry.node.journal.RecordType;
+import dev.ferry.control.EpochRecord;
+import dev.ferry.control.Volume;
 import dev.ferry.node.secondary.EpochDigest;
+import dev.ferry.proto.control.EpochStaged;
+import dev.ferry.proto.control.EpochState;
+import dev.ferry.proto.control.PortionRef;
+import dev.ferry.proto.secondary.PortionWatermark;
+import dev.ferry.proto.secondary.StageRequest;
+import dev.ferry.proto.secondary.StagedUpdate;
 import dev.ferry.proto.control.Watermark;
 import dev.ferry.proto.peer.ForwardRequest;
 import dev.ferry.proto.peer.MirrorRequest;
@@ -65,8 +73,19 @@ public final class DataPlane implements AutoCloseable {
 
   /** Highest n given per (portion, epoch) by this node as owner. */
   private final Map<PortionEpoch, Long> lastN = new HashMap<>();
-  /** (n, offset, length, crc32c) of every update numbered here per (portion, epoch), ascending n. */
-  private final Map<PortionEpoch, List<long[]>> numbered = new HashMap<>();
+  /** Every update numbered here per (portion, epoch), ascending n, until its epoch is applied. */
+  private final Map<PortionEpoch, List<Numbered>> numbered = new HashMap<>();
+  /** Portions of closed epochs being sent to their secondary right now. */
+  private final Set<PortionEpoch> staging = new HashSet<>();
+  private final SecondaryLinks secondaries = new SecondaryLinks();
+  private final java.util.function.Function<dev.ferry.proto.control.Command,
+      CompletableFuture<?>> propose;
+
+  /**
+   * An update numbered here. The payload stays in memory until the epoch is staged at the
+   * secondary (reading it back from the journal instead is the next step).
+   */
+  private record Numbered(long n, long offset, int length, int crc32c, byte[] data) {}
   /** Updates whose copies are still being made: a Freeze waits for those begun before it. */
   private final Set<Held> inFlight = new HashSet<>();
   /** Acks of updates numbered in an epoch not yet released, by epoch. */
@@ -111,6 +130,15 @@ public final class DataPlane implements AutoCloseable {
    */
   public DataPlane(String self, Journal journal, Supplier<ClusterState> state, long maxWriteBytes,
       List<JournalRecord> replayed) {
+    this(self, journal, state, maxWriteBytes, replayed,
+        c -> CompletableFuture.failedFuture(new IllegalStateException("no Raft here")));
+  }
+
+  /** @param propose proposes a command through Raft (EpochStaged after a transfer) */
+  public DataPlane(String self, Journal journal, Supplier<ClusterState> state, long maxWriteBytes,
+      List<JournalRecord> replayed,
+      java.util.function.Function<dev.ferry.proto.control.Command, CompletableFuture<?>> propose) {
+    this.propose = propose;
     this.self = self;
     this.journal = journal;
     this.state = state;
@@ -133,7 +161,7 @@ public final class DataPlane implements AutoCloseable {
           PortionEpoch pe = new PortionEpoch(portion, r.epoch());
           lastN.merge(pe, r.n(), Math::max);
           numbered.computeIfAbsent(pe, k -> new ArrayList<>())
-              .add(new long[] {r.n(), r.offset(), r.data().length, h.crc32c});
+              .add(new Numbered(r.n(), r.offset(), r.data().length, h.crc32c, r.data()));
         }
       }
       case FORWARDED -> {
@@ -268,8 +296,8 @@ public final class DataPlane implements AutoCloseable {
         return;
       }
       EpochDigest d = new EpochDigest();
-      for (long[] u : updates) {
-        d.add(u[0], u[1], (int) u[2], (int) u[3]);
+      for (Numbered u : updates) {
+        d.add(u.n(), u.offset(), u.length(), u.crc32c());
       }
       out.add(Watermark.newBuilder().setVolume(pe.portion().volume()).setRegion(pe.portion().region())
           .setLastN(d.lastN()).setCount(d.count()).setBytes(d.bytes())
@@ -286,6 +314,7 @@ public final class DataPlane implements AutoCloseable {
   public void stateChanged(ClusterState s) {
     thread.execute(() -> {
       releaseHeldAcks();
+      transferClosedEpochs(s);
       if (s.consistentEpoch() > releasedEpoch) {
         releasedEpoch = s.consistentEpoch();
         numbered.keySet().removeIf(pe -> pe.epoch() <= releasedEpoch);
@@ -436,6 +465,58 @@ public final class DataPlane implements AutoCloseable {
 
   // ---- helpers ----
 
+  // ---- transfer to the secondary (DESIGN.md §5) ----
+
+  private boolean hasSecondary(String volume) {
+    Volume v = state.get().volumes().get(volume);
+    return v != null && !v.secondary().isEmpty();
+  }
+
+  /**
+   * Sends each closed epoch's updates of the portions numbered here to the portion's secondary,
+   * then records the portion as staged through Raft. A failed transfer is tried again on the
+   * next state change (one per epoch at least).
+   */
+  private void transferClosedEpochs(ClusterState s) {
+    for (EpochRecord e : s.epochs().values()) {
+      if (e.state() != EpochState.CLOSED) {
+        continue;
+      }
+      for (Portion p : e.watermarks().keySet()) {
+        PortionEpoch pe = new PortionEpoch(p, e.number());
+        Volume v = s.volumes().get(p.volume());
+        List<Numbered> updates = numbered.get(pe);
+        if (v == null || v.secondary().isEmpty() || e.staged().contains(p) || updates == null
+            || !staging.add(pe)) {
+          continue;
+        }
+        StageRequest.Builder head = StageRequest.newBuilder().setEpoch(e.number())
+            .setVolume(p.volume()).setRegion(p.region()).setVolumeSizeBytes(v.sizeBytes());
+        List<StageRequest> stream = new ArrayList<>();
+        for (Numbered u : updates) {
+          stream.add(head.clone().setUpdate(StagedUpdate.newBuilder().setN(u.n())
+              .setOffset(u.offset()).setData(ByteString.copyFrom(u.data())).setCrc32C(u.crc32c()))
+              .build());
+        }
+        Watermark w = e.watermarks().get(p);
+        stream.add(head.clone().setWatermark(PortionWatermark.newBuilder().setLastN(w.getLastN())
+            .setCount(w.getCount()).setBytes(w.getBytes()).setDigest(w.getDigest())).build());
+        secondaries.stage(v.secondary(), stream)
+            .thenCompose(reply -> propose.apply(dev.ferry.proto.control.Command.newBuilder()
+                .setEpochStaged(EpochStaged.newBuilder().setEpoch(e.number())
+                    .addPortions(PortionRef.newBuilder().setVolume(p.volume()).setRegion(p.region())))
+                .build()))
+            .whenCompleteAsync((r, error) -> {
+              staging.remove(pe);
+              if (error != null) {
+                LOG.warn("staging {} of epoch {} at {} failed; retrying: {}", p, e.number(),
+                    v.secondary(), String.valueOf(error));
+              }
+            }, thread);
+      }
+    }
+  }
+
   /** Claim 8/fencing: an owner acknowledges only while it still owns the portion. */
   private SequenceNumber fenced(Portion p, SequenceNumber seq) {
     ClusterState s = state.get();
@@ -468,7 +549,8 @@ public final class DataPlane implements AutoCloseable {
     }
     if (h.role == RecordType.OWNED) {
       numbered.computeIfAbsent(new PortionEpoch(h.portion, seq.epoch()), k -> new ArrayList<>())
-          .add(new long[] {seq.n(), u.getOffset(), bytes.length, h.crc32c});
+          .add(new Numbered(seq.n(), u.getOffset(), bytes.length, h.crc32c,
+              hasSecondary(u.getVolume()) ? bytes : null));
     }
     return f.exceptionally(e -> {
       throw new CompletionException(journalStatus(e));
@@ -547,5 +629,6 @@ public final class DataPlane implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     links.close();
+    secondaries.close();
   }
 }

@@ -25,7 +25,9 @@ import org.apache.logging.log4j.Logger;
  * yet applied ({@link Staging}), and the {@link CommitLog}. The images always hold the end of a
  * whole applied epoch, outside an apply.
  *
- * <p>Apply of epoch N (at {@link #commit}): N = applied + 1 and every expected portion staged;
+ * <p>Apply of epoch N (at {@link #commit}): N = applied + 1 (or any N for a store that never
+ * applied one: a secondary starts at the first epoch the cluster gives it, its images empty)
+ * and every expected portion staged;
  * APPLYING(N, its portions) appended and forced; every staged update of those portions written
  * into the images (ascending n within a portion; portions never overlap); the images forced;
  * APPLIED(N) appended and forced; then N's staging deleted. Writes are overwrites at fixed
@@ -147,7 +149,7 @@ public final class SecondaryStore implements AutoCloseable {
         return l.entry() + " after FAILED_OVER";
       }
       if (l.entry() instanceof Applying a) {
-        if (pending != null || a.epoch() != applied + 1) {
+        if (pending != null || !follows(applied, a.epoch())) {
           return "APPLYING " + a.epoch() + " after " + (pending != null
               ? "APPLYING " + pending.epoch() : "applied epoch " + applied);
         }
@@ -208,6 +210,11 @@ public final class SecondaryStore implements AutoCloseable {
     });
   }
 
+  /** Epochs apply one after the other; a store that never applied one starts anywhere. */
+  private static boolean follows(long applied, long epoch) {
+    return applied == 0 || epoch == applied + 1;
+  }
+
   /**
    * Applies epoch (see the class comment); an epoch applied already is answered at once.
    * Returns the applied epoch.
@@ -225,7 +232,7 @@ public final class SecondaryStore implements AutoCloseable {
     if (epoch <= applied) {
       return applied;
     }
-    if (epoch != applied + 1) {
+    if (!follows(applied, epoch)) {
       throw refuse(Status.FAILED_PRECONDITION, "epoch " + epoch + " cannot be applied before epoch "
           + (applied + 1) + " (applied epoch " + applied + ")");
     }

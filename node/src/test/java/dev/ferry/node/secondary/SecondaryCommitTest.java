@@ -87,13 +87,17 @@ class SecondaryCommitTest {
 
   @Test
   void aCommitOutOfOrderIsRefused() {
-    stageEpochs1And2();
-    Status s = failure(() -> site.commit(2, A0));
+    site.stage(portion(1, A0, E1_A0));
+    site.stage(portion(3, A0, E2_A0));
+    assertThat(site.commit(1, A0)).as("a fresh store starts at the first epoch it is given")
+        .isEqualTo(1);
+    Status s = failure(() -> site.commit(3, A0));
 
     assertThat(s.getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
-    assertThat(s.getDescription()).contains("epoch 2 cannot be applied before epoch 1");
-    assertThat(site.status().getAppliedEpoch()).isZero();
-    assertThat(readUpdate(E2_A0)).containsOnly(0);
+    assertThat(s.getDescription()).contains("epoch 3 cannot be applied before epoch 2");
+    assertThat(site.status().getAppliedEpoch()).isEqualTo(1);
+    assertThat(readUpdate(E1_A0)).as("only epoch 1 is in the image").isEqualTo(
+        E1_A0.getData().toByteArray());
   }
 
   @Test
