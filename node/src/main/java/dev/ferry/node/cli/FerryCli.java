@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
       DemoCommand.class,
       LoadCommand.class,
       SecondaryCommand.class,
+      VerifyCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class FerryCli {

@@ -66,6 +66,10 @@ final class LoadCommand implements Callable<Integer> {
   @Option(names = "--primary-id", paramLabel = "ID", description = "default: a random one")
   String primaryId;
 
+  @Option(names = "--dependent", description = "dependent writes: --inflight chains, each write "
+      + "sent only after the previous write of its chain was acknowledged, to another volume")
+  boolean dependent;
+
   @Override
   public Integer call() throws Exception {
     if (size <= 0) {
@@ -100,16 +104,36 @@ final class LoadCommand implements Callable<Integer> {
       long nextReport = start + 1_000_000_000L;
       long lastAcked = 0;
       int volumeTurn = 0;
+      // with --dependent: chains whose previous write was acknowledged, ready for the next one;
+      // each chain moves to another volume with every write
+      java.util.concurrent.BlockingQueue<Integer> ready = new java.util.concurrent.LinkedBlockingQueue<>();
+      int[] chainTurn = new int[inflight];
+      for (int i = 0; i < inflight; i++) {
+        ready.add(i);
+        chainTurn[i] = i;
+      }
       while (System.nanoTime() < end) {
         if (limiter != null) {
           limiter.acquire();
         }
-        String volume = volumes.get(volumeTurn++ % volumes.size());
+        Integer chain = null;
+        if (dependent) {
+          chain = ready.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS);
+          if (chain == null) {
+            continue;
+          }
+        }
+        Integer readyAgain = chain;
+        String volume = dependent ? volumes.get(chainTurn[chain]++ % volumes.size())
+            : volumes.get(volumeTurn++ % volumes.size());
         long offset = randomOffset(random, client.volumeSize(volume), client.regionSize(volume));
         random.nextBytes(data);
         byte[] payload = data.clone();
         long sent = System.nanoTime();
         client.write(volume, offset, payload).whenComplete((ack, e) -> {
+          if (readyAgain != null) {
+            ready.add(readyAgain);
+          }
           if (e == null) {
             long micros = (System.nanoTime() - sent) / 1000;
             latency.recordValue(Math.max(1, micros));

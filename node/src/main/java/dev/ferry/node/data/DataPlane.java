@@ -71,6 +71,13 @@ public final class DataPlane implements AutoCloseable {
     return t;
   });
 
+  /** Deletes journal segments of applied epochs, off the data-path thread. */
+  private final ExecutorService releaser = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "ferry-journal-release");
+    t.setDaemon(true);
+    return t;
+  });
+
   /** Highest n given per (portion, epoch) by this node as owner. */
   private final Map<PortionEpoch, Long> lastN = new HashMap<>();
   /** Every update numbered here per (portion, epoch), ascending n, until its epoch is applied. */
@@ -322,11 +329,15 @@ public final class DataPlane implements AutoCloseable {
         // a retry can come for a while after its epoch was applied: keep the key that long
         long forget = releasedEpoch - RETRY_MEMORY_EPOCHS;
         held.values().removeIf(h -> h.seq != null && h.seq.epoch() <= forget && !inFlight.contains(h));
-        try {
-          journal.release(releasedEpoch);
-        } catch (java.io.IOException e) {
-          LOG.warn("releasing journal segments up to epoch {} failed: {}", releasedEpoch, e.toString());
-        }
+        long upTo = releasedEpoch;
+        // release waits for the journal writer, which may be busy forcing: not on this thread
+        releaser.execute(() -> {
+          try {
+            journal.release(upTo);
+          } catch (java.io.IOException | RuntimeException e) {
+            LOG.warn("releasing journal segments up to epoch {} failed: {}", upTo, e.toString());
+          }
+        });
       }
     });
   }
@@ -628,6 +639,7 @@ public final class DataPlane implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    releaser.shutdown();
     links.close();
     secondaries.close();
   }
