@@ -42,22 +42,30 @@ final class ClusterCommand {
         description = "a configuration key for every node's config file (repeatable)")
     java.util.Map<String, String> settings = new java.util.LinkedHashMap<>();
 
+    @Option(names = "--secondary",
+        description = "also start a secondary site on P+99 (its store in DIR/secondary)")
+    boolean withSecondary;
+
     @Override
     public Integer call() throws Exception {
       PrintWriter out = spec.commandLine().getOut();
-      LocalCluster c = up(dir, count, basePort, settings);
+      LocalCluster c = up(dir, count, basePort, settings, withSecondary);
       out.printf("cluster of %d nodes up in %s, leader %s%n", c.nodes.size(), c.dir,
           c.awaitActive(c.nodes.size(), READY_TIMEOUT).getLeader());
       for (LocalCluster.Node n : c.nodes) {
         out.printf("  %s  pid %-8d admin %-16s raft %s%n", n.id(), n.pid(), n.admin(), n.raft());
+      }
+      if (c.secondary != null) {
+        out.printf("  secondary  pid %-8d address %s  dir %s%n", c.secondary.pid(),
+            c.secondary.admin(), c.secondary.dir());
       }
       out.flush();
       return 0;
     }
 
     /** Starts the cluster (or restarts the stopped nodes of an existing one) and waits for it. */
-    static LocalCluster up(Path dir, int count, int basePort, java.util.Map<String, String> settings)
-        throws IOException, InterruptedException {
+    static LocalCluster up(Path dir, int count, int basePort, java.util.Map<String, String> settings,
+        boolean withSecondary) throws IOException, InterruptedException {
       dev.ferry.node.config.NodeConfig.fromMap(settings, dir); // reject unknown keys up front
       if (count < 1 || count > 9) {
         throw new IllegalArgumentException("--nodes must be between 1 and 9, got " + count);
@@ -81,6 +89,12 @@ final class ClusterCommand {
           .collect(Collectors.joining(","));
       List<LocalCluster.Node> started = new ArrayList<>();
       try {
+        if (withSecondary && c.secondary == null) {
+          c.secondary = c.newSecondary();
+        }
+        if (c.secondary != null) {
+          c.secondary = c.startSecondary(c.secondary);
+        }
         for (LocalCluster.Node n : c.nodes) {
           started.add(c.start(n, peers, null));
         }

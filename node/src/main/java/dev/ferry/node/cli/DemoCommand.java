@@ -42,7 +42,7 @@ final class DemoCommand implements Callable<Integer> {
     Path where = dir != null ? dir : Files.createTempDirectory("ferry-demo-");
     out.println("starting 3 Ferry nodes in " + where + " ...");
     out.flush();
-    LocalCluster c = ClusterCommand.Up.up(where, 3, basePort, java.util.Map.of());
+    LocalCluster c = ClusterCommand.Up.up(where, 3, basePort, java.util.Map.of(), false);
     try (AdminClient admin = new AdminClient(
         c.adminAddresses().stream().map(HostAndPort::fromString).toList(), Duration.ofSeconds(15))) {
       StatusReply s = admin.status();

@@ -47,7 +47,7 @@ final class LocalCluster {
     Optional<ProcessHandle> process() {
       // the pid may have been reused: only a process running this node's config counts
       return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).filter(p -> p.info()
-          .commandLine().map(c -> c.contains(configFile().toString())).orElse(false));
+          .commandLine().map(c -> c.contains(dir)).orElse(false));
     }
 
     Node withPid(long newPid) {
@@ -60,6 +60,8 @@ final class LocalCluster {
   final List<Node> nodes;
   /** Extra configuration keys written into every new node's config file. */
   final Map<String, String> settings;
+  /** The secondary site process, if the cluster has one (id "secondary", admin = its address). */
+  Node secondary;
 
   LocalCluster(Path dir, int basePort, List<Node> nodes, Map<String, String> settings) {
     this.dir = dir.toAbsolutePath().normalize();
@@ -90,7 +92,13 @@ final class LocalCluster {
       o.getAsJsonObject("settings").entrySet()
           .forEach(e -> settings.put(e.getKey(), e.getValue().getAsString()));
     }
-    return Optional.of(new LocalCluster(dir, base, nodes, settings));
+    LocalCluster c = new LocalCluster(dir, base, nodes, settings);
+    if (o.has("secondary")) {
+      JsonObject s = o.getAsJsonObject("secondary");
+      c.secondary = new Node("secondary", s.get("pid").getAsLong(), s.get("address").getAsString(),
+          "", s.get("dir").getAsString());
+    }
+    return Optional.of(c);
   }
 
   static LocalCluster require(Path dir) throws IOException {
@@ -112,6 +120,13 @@ final class LocalCluster {
     }
     o.put("nodes", list);
     o.put("settings", settings);
+    if (secondary != null) {
+      Map<String, Object> s = new LinkedHashMap<>();
+      s.put("pid", secondary.pid());
+      s.put("address", secondary.admin());
+      s.put("dir", secondary.dir());
+      o.put("secondary", s);
+    }
     Path tmp = dir.resolve("cluster.json.tmp");
     Files.writeString(tmp, Json.GSON.toJson(o) + "\n", StandardCharsets.UTF_8);
     Files.move(tmp, manifest(dir), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -150,6 +165,25 @@ final class LocalCluster {
     for (String address : List.of(n.admin(), n.raft())) {
       checkPortFree(HostAndPort.fromString(address));
     }
+    return n.withPid(spawn(List.of("node", "--config", n.configFile().toString()),
+        Path.of(n.dir(), "node.log")));
+  }
+
+  /** The secondary site of a local cluster: listens on basePort + 99, its store in DIR/secondary. */
+  Node newSecondary() {
+    return new Node("secondary", 0, "127.0.0.1:" + (basePort + 99), "", dir.resolve("secondary").toString());
+  }
+
+  /** Starts (or restarts) the secondary process over its directory. */
+  Node startSecondary(Node s) throws IOException {
+    Files.createDirectories(Path.of(s.dir()));
+    checkPortFree(HostAndPort.fromString(s.admin()));
+    return s.withPid(spawn(List.of("secondary", "--dir", s.dir(), "--listen", s.admin()),
+        Path.of(s.dir(), "secondary.log")));
+  }
+
+  /** Runs {@code ferry ARGS} as a background process of this JVM's Java, output to {@code log}. */
+  private static long spawn(List<String> ferryArgs, Path log) throws IOException {
     List<String> cmd = new ArrayList<>();
     cmd.add(ProcessHandle.current().info().command().orElse("java"));
     String opts = System.getenv().getOrDefault("FERRY_NODE_JAVA_OPTS", "-Xmx1g -XX:+UseSerialGC");
@@ -162,16 +196,13 @@ final class LocalCluster {
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));
     cmd.add(FerryCli.class.getName());
-    cmd.add("node");
-    cmd.add("--config");
-    cmd.add(n.configFile().toString());
-    Path log = Path.of(n.dir(), "node.log");
+    cmd.addAll(ferryArgs);
     Process p = new ProcessBuilder(cmd)
         .redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
         .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
         .start();
-    return n.withPid(p.pid());
+    return p.pid();
   }
 
   private static void checkPortFree(HostAndPort address) throws IOException {
@@ -219,7 +250,11 @@ final class LocalCluster {
   /** SIGTERM to every running node, SIGKILL to those still running after {@code grace}. */
   List<String> stop(Duration grace) {
     Map<Node, ProcessHandle> running = new LinkedHashMap<>();
-    for (Node n : nodes) {
+    List<Node> all = new ArrayList<>(nodes);
+    if (secondary != null) {
+      all.add(secondary);
+    }
+    for (Node n : all) {
       n.process().ifPresent(p -> {
         p.destroy();
         running.put(n, p);
@@ -227,7 +262,7 @@ final class LocalCluster {
     }
     Instant deadline = Instant.now().plus(grace);
     List<String> report = new ArrayList<>();
-    for (Node n : nodes) {
+    for (Node n : all) {
       ProcessHandle p = running.get(n);
       if (p == null) {
         report.add(n.id() + " was not running");
