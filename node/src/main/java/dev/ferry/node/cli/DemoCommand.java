@@ -1,28 +1,29 @@
 package dev.ferry.node.cli;
 
+import com.google.common.net.HostAndPort;
 import dev.ferry.client.AdminClient;
 import dev.ferry.proto.admin.StatusReply;
-import dev.ferry.proto.control.PortionPlacement;
-import com.google.common.net.HostAndPort;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code ferry demo}: brings up a local 3-node control plane as real processes, creates two
- * volumes through a follower, shows the balanced assignment, and stops the cluster. It grows
- * into the full replication demo as epochs and the secondary arrive.
+ * {@code ferry demo}: three node processes and a secondary site; two volumes; a primary doing
+ * dependent writes (each chain's next write waits for its previous ack and goes to the other
+ * volume) with a live progress line; then, once the cluster has drained, the secondary is
+ * checked against every acknowledged write. Exit code 0 only if it is consistent.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-    description = "Start a local 3-node cluster, create volumes, show status and assignment, stop.")
+    description = "Run 3 nodes and a secondary, write dependent updates, verify the secondary.")
 final class DemoCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
@@ -30,8 +31,11 @@ final class DemoCommand implements Callable<Integer> {
   Path dir;
 
   @Option(names = "--base-port", paramLabel = "P", defaultValue = "7600",
-      description = "node i listens on P+i and P+100+i (default: ${DEFAULT-VALUE})")
+      description = "node i listens on P+i and P+100+i, the secondary on P+99 (default: ${DEFAULT-VALUE})")
   int basePort;
+
+  @Option(names = "--seconds", defaultValue = "30", description = "how long the primary writes (default: ${DEFAULT-VALUE})")
+  int seconds;
 
   @Option(names = "--keep", description = "leave the cluster running at the end")
   boolean keep;
@@ -40,34 +44,46 @@ final class DemoCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
     Path where = dir != null ? dir : Files.createTempDirectory("ferry-demo-");
-    out.println("starting 3 Ferry nodes in " + where + " ...");
+    out.println("starting 3 Ferry nodes and a secondary site in " + where + " ...");
     out.flush();
-    LocalCluster c = ClusterCommand.Up.up(where, 3, basePort, java.util.Map.of(), false);
+    LocalCluster c = ClusterCommand.Up.up(where, 3, basePort, Map.of(), true);
+    String cluster = String.join(",", c.adminAddresses());
+    String secondary = c.secondary.admin();
+    int verdict;
     try (AdminClient admin = new AdminClient(
         c.adminAddresses().stream().map(HostAndPort::fromString).toList(), Duration.ofSeconds(15))) {
       StatusReply s = admin.status();
-      out.println("leader elected: " + s.getLeader() + "; members: " + s.getMembersCount() + " ACTIVE");
-      // create the volumes through a follower: it forwards the commands to the leader
-      String follower = c.nodes.stream().filter(n -> !n.id().equals(s.getLeader()))
-          .findFirst().orElseThrow().admin();
-      try (AdminClient viaFollower = new AdminClient(
-          java.util.List.of(HostAndPort.fromString(follower)), Duration.ofSeconds(15))) {
-        viaFollower.createVolume("db-data", 1L << 30, 64L << 20, "");
-        viaFollower.createVolume("db-log", 256L << 20, 16L << 20, "");
+      out.println("leader " + s.getLeader() + ", " + s.getMembersCount()
+          + " members ACTIVE, secondary site at " + secondary);
+      admin.createVolume("db-data", 1L << 30, 64L << 20, secondary);
+      admin.createVolume("db-log", 256L << 20, 16L << 20, secondary);
+      out.println("volumes db-data (1GiB, 16 portions) and db-log (256MiB, 16 portions), both "
+          + "replicated to " + secondary);
+      out.printf("a primary writes dependent updates for %d s (8 chains; each write waits for "
+          + "the previous ack of its chain and goes to the other volume):%n", seconds);
+      out.flush();
+
+      Path ledger = where.resolve("demo-ledger.csv");
+      Files.deleteIfExists(ledger);
+      int load = nested().execute("load", "--cluster", cluster, "--volumes", "db-data,db-log",
+          "--size", "4KiB", "--seconds", String.valueOf(seconds), "--inflight", "8", "--dependent",
+          "--show-epochs", "--ledger", ledger.toString(), "--primary-id", "demo");
+      long lastEpoch = Files.readAllLines(ledger).stream()
+          .mapToLong(l -> Long.parseLong(l.split(",")[6])).max().orElse(0);
+      out.printf("waiting until the secondary has applied epoch %d ...%n", lastEpoch);
+      out.flush();
+      Instant deadline = Instant.now().plusSeconds(60);
+      while (admin.status().getConsistentEpoch() < lastEpoch && Instant.now().isBefore(deadline)) {
+        Thread.sleep(200); // a CLI waiting for the cluster to drain, not a test
       }
-      out.println("created volumes db-data (1GiB, 16 portions) and db-log (256MiB, 16 portions) via "
-          + follower);
-      var a = admin.assignment();
-      Map<String, int[]> perMember = new TreeMap<>();
-      for (PortionPlacement p : a.getPlacementsList()) {
-        perMember.computeIfAbsent(p.getOwner(), k -> new int[2])[0]++;
-        perMember.computeIfAbsent(p.getMirror(), k -> new int[2])[1]++;
-      }
-      out.printf("assignment version %d: %d portions%n", a.getAssignmentVersion(), a.getPlacementsCount());
-      perMember.forEach((m, n) -> out.printf("  %s owns %d, mirrors %d%n", m, n[0], n[1]));
-      out.println();
-      out.println("Epochs, the data path and the secondary site are not built yet: this demo shows");
-      out.println("the replicated control plane only.");
+      int check = nested().execute("verify", "--secondary", secondary, "--ledger", ledger.toString());
+      boolean ok = load == 0 && check == 0;
+      out.println(ok
+          ? "VERDICT: consistent. The secondary holds every acknowledged write of the epochs it "
+              + "applied, and nothing of a later one."
+          : "VERDICT: NOT consistent (load exit " + load + ", verify exit " + check
+              + "); see the lines above and the logs in " + where);
+      verdict = ok ? 0 : FerryCli.FAILED;
     } finally {
       if (keep) {
         out.println("cluster left running: ferry cluster down --dir " + where);
@@ -81,6 +97,14 @@ final class DemoCommand implements Callable<Integer> {
       }
       out.flush();
     }
-    return 0;
+    return verdict;
+  }
+
+  /** The ferry command line, writing to this command's output and error streams. */
+  private CommandLine nested() {
+    CommandLine cl = FerryCli.commandLine();
+    cl.setOut(spec.commandLine().getOut());
+    cl.setErr(spec.commandLine().getErr());
+    return cl;
   }
 }

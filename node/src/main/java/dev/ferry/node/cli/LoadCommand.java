@@ -66,6 +66,10 @@ final class LoadCommand implements Callable<Integer> {
   @Option(names = "--primary-id", paramLabel = "ID", description = "default: a random one")
   String primaryId;
 
+  @Option(names = "--show-epochs",
+      description = "add the open and applied epoch and the RPO to the progress line")
+  boolean showEpochs;
+
   @Option(names = "--dependent", description = "dependent writes: --inflight chains, each write "
       + "sent only after the previous write of its chain was acknowledged, to another volume")
   boolean dependent;
@@ -90,7 +94,8 @@ final class LoadCommand implements Callable<Integer> {
     BufferedWriter ledgerOut = ledger == null ? null : Files.newBufferedWriter(ledger,
         StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
     try (PrimaryClient client = new PrimaryClient(AdminClient.parseAddresses(cluster), id, inflight,
-        Duration.ofSeconds(30))) {
+        Duration.ofSeconds(30));
+        AdminClient admin = new AdminClient(AdminClient.parseAddresses(cluster), Duration.ofSeconds(2))) {
       for (String v : volumes) {
         if (client.regionSize(v) < size) {
           throw new IllegalArgumentException("--size " + size + " is larger than the region size of "
@@ -153,9 +158,10 @@ final class LoadCommand implements Callable<Integer> {
           total.add(interval);
           long a = acked.get();
           if (!json) {
-            err.printf("\r%3ds  acked %,d (%,d/s)  errors %,d  p50 %,d us  p99 %,d us   ",
+            err.printf("\r%3ds  acked %,d (%,d/s)  errors %,d  p50 %,d us  p99 %,d us%s   ",
                 (now - start) / 1_000_000_000L, a, a - lastAcked, errors.get(),
-                interval.getValueAtPercentile(50), interval.getValueAtPercentile(99));
+                interval.getValueAtPercentile(50), interval.getValueAtPercentile(99),
+                showEpochs ? epochs(admin) : "");
             err.flush();
           }
           lastAcked = a;
@@ -181,6 +187,17 @@ final class LoadCommand implements Callable<Integer> {
       }
     }
     return errors.get() == 0 ? 0 : FerryCli.FAILED;
+  }
+
+  /** "  epoch open/applied  RPO" from the cluster's status; blank when it does not answer. */
+  private static String epochs(AdminClient admin) {
+    try {
+      var s = admin.status();
+      return String.format("  epoch %d, applied %d, RPO %s", s.getOpenEpoch(), s.getConsistentEpoch(),
+          s.getRpoMillis() < 0 ? "-" : s.getRpoMillis() + " ms");
+    } catch (RuntimeException e) {
+      return "";
+    }
   }
 
   private static double parseRate(String rate) {
