@@ -71,6 +71,13 @@ public final class DataPlane implements AutoCloseable {
     return t;
   });
 
+  /** Builds and sends Stage streams to the secondaries, off the data-path thread. */
+  private final ExecutorService transfer = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "ferry-transfer");
+    t.setDaemon(true);
+    return t;
+  });
+
   /** Deletes journal segments of applied epochs, off the data-path thread. */
   private final ExecutorService releaser = Executors.newSingleThreadExecutor(r -> {
     Thread t = new Thread(r, "ferry-journal-release");
@@ -493,6 +500,8 @@ public final class DataPlane implements AutoCloseable {
       if (e.state() != EpochState.CLOSED) {
         continue;
       }
+      List<PortionEpoch> sending = new ArrayList<>();
+      List<CompletableFuture<Portion>> staged = new ArrayList<>();
       for (Portion p : e.watermarks().keySet()) {
         PortionEpoch pe = new PortionEpoch(p, e.number());
         Volume v = s.volumes().get(p.volume());
@@ -501,31 +510,56 @@ public final class DataPlane implements AutoCloseable {
             || !staging.add(pe)) {
           continue;
         }
-        StageRequest.Builder head = StageRequest.newBuilder().setEpoch(e.number())
-            .setVolume(p.volume()).setRegion(p.region()).setVolumeSizeBytes(v.sizeBytes());
-        List<StageRequest> stream = new ArrayList<>();
-        for (Numbered u : updates) {
-          stream.add(head.clone().setUpdate(StagedUpdate.newBuilder().setN(u.n())
-              .setOffset(u.offset()).setData(ByteString.copyFrom(u.data())).setCrc32C(u.crc32c()))
-              .build());
-        }
+        sending.add(pe);
+        // the epoch is closed: its list no longer grows, so the transfer thread may read a copy
+        List<Numbered> closed = List.copyOf(updates);
         Watermark w = e.watermarks().get(p);
-        stream.add(head.clone().setWatermark(PortionWatermark.newBuilder().setLastN(w.getLastN())
-            .setCount(w.getCount()).setBytes(w.getBytes()).setDigest(w.getDigest())).build());
-        secondaries.stage(v.secondary(), stream)
-            .thenCompose(reply -> propose.apply(dev.ferry.proto.control.Command.newBuilder()
-                .setEpochStaged(EpochStaged.newBuilder().setEpoch(e.number())
-                    .addPortions(PortionRef.newBuilder().setVolume(p.volume()).setRegion(p.region())))
-                .build()))
-            .whenCompleteAsync((r, error) -> {
-              staging.remove(pe);
+        staged.add(CompletableFuture.supplyAsync(() -> stageMessages(e.number(), p, v, closed, w), transfer)
+            .thenCompose(stream -> secondaries.stage(v.secondary(), stream))
+            .handle((reply, error) -> {
               if (error != null) {
                 LOG.warn("staging {} of epoch {} at {} failed; retrying: {}", p, e.number(),
                     v.secondary(), String.valueOf(error));
+                return null;
               }
-            }, thread);
+              return p;
+            }));
       }
+      if (sending.isEmpty()) {
+        continue;
+      }
+      // one EpochStaged per epoch and node, not per portion: fewer Raft entries
+      CompletableFuture.allOf(staged.toArray(CompletableFuture[]::new))
+          .thenCompose(v -> {
+            EpochStaged.Builder done = EpochStaged.newBuilder().setEpoch(e.number());
+            staged.stream().map(CompletableFuture::join).filter(java.util.Objects::nonNull)
+                .forEach(p -> done.addPortions(PortionRef.newBuilder().setVolume(p.volume())
+                    .setRegion(p.region())));
+            return done.getPortionsCount() == 0 ? CompletableFuture.completedFuture(null)
+                : propose.apply(dev.ferry.proto.control.Command.newBuilder().setEpochStaged(done).build());
+          })
+          .whenCompleteAsync((r, error) -> {
+            sending.forEach(staging::remove);
+            if (error != null) {
+              LOG.warn("recording epoch {} as staged failed; retrying: {}", e.number(), String.valueOf(error));
+            }
+          }, thread);
     }
+  }
+
+  private static List<StageRequest> stageMessages(long epoch, Portion p, Volume v,
+      List<Numbered> updates, Watermark w) {
+    StageRequest.Builder head = StageRequest.newBuilder().setEpoch(epoch)
+        .setVolume(p.volume()).setRegion(p.region()).setVolumeSizeBytes(v.sizeBytes());
+    List<StageRequest> stream = new ArrayList<>();
+    for (Numbered u : updates) {
+      stream.add(head.clone().setUpdate(StagedUpdate.newBuilder().setN(u.n())
+          .setOffset(u.offset()).setData(ByteString.copyFrom(u.data())).setCrc32C(u.crc32c()))
+          .build());
+    }
+    stream.add(head.clone().setWatermark(PortionWatermark.newBuilder().setLastN(w.getLastN())
+        .setCount(w.getCount()).setBytes(w.getBytes()).setDigest(w.getDigest())).build());
+    return stream;
   }
 
   /** Claim 8/fencing: an owner acknowledges only while it still owns the portion. */
@@ -640,6 +674,7 @@ public final class DataPlane implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     releaser.shutdown();
+    transfer.shutdown();
     links.close();
     secondaries.close();
   }
