@@ -72,7 +72,7 @@ public record NodeConfig(
               "durable: both copies fsync'd before the ack (group commit); mirrored: both written, not fsync'd"})
           .put("journal.dir", new String[] {"${node.dir}/journal", "the journal's directory"})
           .put("journal.segment.size", new String[] {"64MiB", "size at which a journal segment is closed"})
-          .put("journal.budget", new String[] {"4GiB",
+          .put("journal.budget", new String[] {"512MiB",
               "journal bytes on disk at most; past it writes fail with RESOURCE_EXHAUSTED"})
           .put("ingest.listen", new String[] {"",
               "host:port for primaries' writes on a port of their own; empty = node.listen"})
