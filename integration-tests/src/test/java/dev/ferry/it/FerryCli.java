@@ -38,6 +38,12 @@ final class FerryCli {
   }
 
   static Result run(String... args) throws IOException, InterruptedException {
+    return runWith(Map.of(), args);
+  }
+
+  /** Runs with extra environment variables (FERRY_NODE_JAVA_OPTS reaches started processes). */
+  static Result runWith(Map<String, String> env, String... args)
+      throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.add("-Djava.util.logging.manager=org.apache.logging.log4j.jul.LogManager");
@@ -47,8 +53,10 @@ final class FerryCli {
     Path out = Files.createTempFile("ferry-cli", ".out");
     Path err = Files.createTempFile("ferry-cli", ".err");
     try {
-      Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile())
-          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+      ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile())
+          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+      pb.environment().putAll(env);
+      Process p = pb.start();
       if (!p.waitFor(150, TimeUnit.SECONDS)) {
         p.destroyForcibly();
         throw new AssertionError("ferry " + String.join(" ", args) + " did not finish in 150 s");

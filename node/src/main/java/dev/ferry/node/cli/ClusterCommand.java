@@ -151,7 +151,7 @@ final class ClusterCommand {
   }
 
   @Command(name = "start", mixinStandardHelpOptions = true,
-      description = "Start a stopped (or killed) node of the cluster in DIR again.")
+      description = "Start a stopped (or killed) node, or the secondary (--node secondary), again.")
   static final class Start implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Option(names = "--dir", required = true, paramLabel = "DIR") Path dir;
@@ -160,6 +160,16 @@ final class ClusterCommand {
     @Override
     public Integer call() throws Exception {
       LocalCluster c = LocalCluster.require(dir);
+      if (id.equals("secondary") && c.secondary != null) {
+        if (c.secondary.process().isPresent()) {
+          throw new IllegalStateException("the secondary is already running");
+        }
+        c.secondary = c.startSecondary(c.secondary);
+        c.write();
+        spec.commandLine().getOut().printf("secondary started (pid %d)%n", c.secondary.pid());
+        spec.commandLine().getOut().flush();
+        return 0;
+      }
       int i = -1;
       for (int k = 0; k < c.nodes.size(); k++) {
         if (c.nodes.get(k).id().equals(id)) {
