@@ -69,6 +69,32 @@ final class FerryCli {
     }
   }
 
+  /** Waits until the cluster's secondary has applied {@code epoch} (the cluster drained). */
+  static void awaitApplied(String cluster, long epoch) {
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(90))
+        .pollInterval(java.time.Duration.ofMillis(500)).until(() -> {
+          Result s = run("admin", "--cluster", cluster, "status", "--json");
+          return s.exitCode() == 0 && com.google.gson.JsonParser.parseString(s.stdout())
+              .getAsJsonObject().get("appliedEpoch").getAsLong() >= epoch;
+        });
+  }
+
+  /** The highest epoch in a load ledger. */
+  static long lastEpoch(Path ledger) throws IOException {
+    return Files.readAllLines(ledger).stream().mapToLong(l -> Long.parseLong(l.split(",")[6]))
+        .max().orElseThrow();
+  }
+
+  /** Runs ferry verify and asserts the secondary holds every acknowledged write; its JSON. */
+  static JsonObject verifyConsistent(String secondary, Path ledger) throws Exception {
+    Result verify = run("verify", "--secondary", secondary, "--ledger", ledger.toString(), "--json");
+    JsonObject v = JsonParser.parseString(verify.stdout()).getAsJsonObject();
+    assertThat(v.getAsJsonArray("problems")).as("verify: %s", verify.stdout()).isEmpty();
+    assertThat(v.get("consistent").getAsBoolean()).isTrue();
+    assertThat(verify.exitCode()).isZero();
+    return v;
+  }
+
   /** id → pid, admin address from DIR/cluster.json. */
   static Map<String, JsonObject> nodes(Path dir) throws IOException {
     JsonObject o = JsonParser.parseString(Files.readString(dir.resolve("cluster.json"))).getAsJsonObject();

@@ -1,13 +1,11 @@
 package dev.ferry.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -57,20 +55,10 @@ class ReplicationIT {
     load.assertOk();
     long acked = JsonParser.parseString(load.stdout()).getAsJsonObject().get("acked").getAsLong();
     assertThat(acked).isPositive();
-    long lastEpoch = Files.readAllLines(ledger).stream()
-        .mapToLong(l -> Long.parseLong(l.split(",")[6])).max().orElseThrow();
+    long lastEpoch = FerryCli.lastEpoch(ledger);
     // drained: every epoch with an acknowledged write is applied at the secondary
-    await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(500)).until(() -> {
-      FerryCli.Result s = FerryCli.run("admin", "--cluster", cluster, "status", "--json");
-      return s.exitCode() == 0 && JsonParser.parseString(s.stdout()).getAsJsonObject()
-          .get("appliedEpoch").getAsLong() >= lastEpoch;
-    });
-    FerryCli.Result verify = FerryCli.run("verify", "--secondary", secondary, "--ledger",
-        ledger.toString(), "--json");
-    JsonObject v = JsonParser.parseString(verify.stdout()).getAsJsonObject();
-    assertThat(v.getAsJsonArray("problems")).as("verify: %s", verify.stdout()).isEmpty();
-    assertThat(v.get("consistent").getAsBoolean()).isTrue();
-    assertThat(verify.exitCode()).isZero();
+    FerryCli.awaitApplied(cluster, lastEpoch);
+    JsonObject v = FerryCli.verifyConsistent(secondary, ledger);
     assertThat(v.get("ledgerLines").getAsLong()).isEqualTo(acked);
 
     FerryCli.Result epochs = FerryCli.run("admin", "--cluster", cluster, "epochs", "--json").assertOk();

@@ -80,18 +80,9 @@ class SecondaryCrashIT {
 
     FerryCli.Result l = load.get();
     l.assertOk();
-    long lastEpoch = Files.readAllLines(ledger).stream()
-        .mapToLong(line -> Long.parseLong(line.split(",")[6])).max().orElseThrow();
+    long lastEpoch = FerryCli.lastEpoch(ledger);
     assertThat(lastEpoch).as("the load ran past the epoch of the crash").isGreaterThan(HALT_EPOCH);
-    await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(500)).until(() -> {
-      FerryCli.Result s = FerryCli.run("admin", "--cluster", cluster, "status", "--json");
-      return s.exitCode() == 0 && JsonParser.parseString(s.stdout()).getAsJsonObject()
-          .get("appliedEpoch").getAsLong() >= lastEpoch;
-    });
-    FerryCli.Result verify = FerryCli.run("verify", "--secondary", secondary, "--ledger",
-        ledger.toString(), "--json");
-    JsonObject v = JsonParser.parseString(verify.stdout()).getAsJsonObject();
-    assertThat(v.getAsJsonArray("problems")).as("verify: %s", verify.stdout()).isEmpty();
-    assertThat(verify.exitCode()).isZero();
+    FerryCli.awaitApplied(cluster, lastEpoch);
+    FerryCli.verifyConsistent(secondary, ledger);
   }
 }

@@ -75,6 +75,26 @@ public final class InProcessCluster implements AutoCloseable {
     }
   }
 
+  /** Creates a volume and waits until every node has applied it. */
+  public void createVolume(String name, long size, long regionSize, String secondary) {
+    try (AdminClient c = client()) {
+      c.createVolume(name, size, regionSize, secondary);
+    }
+    await().atMost(Duration.ofSeconds(10)).until(() -> nodes.stream()
+        .allMatch(n -> n.raft().state().volumes().containsKey(name)));
+  }
+
+  /** Index (0-based) of the node that owns, or mirrors, a region of a volume. */
+  public int ownerOf(String volume, int region) {
+    return Integer.parseInt(nodes.get(0).raft().state().assignment().get(volume).owner(region)
+        .substring(1)) - 1;
+  }
+
+  public int mirrorOf(String volume, int region) {
+    return Integer.parseInt(nodes.get(0).raft().state().assignment().get(volume).mirror(region)
+        .substring(1)) - 1;
+  }
+
   public AdminClient client() {
     return client(admins);
   }

@@ -3,7 +3,6 @@ package dev.ferry.node.data;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.ferry.client.AdminClient;
 import dev.ferry.node.FerryNode;
 import dev.ferry.node.InProcessCluster;
 import dev.ferry.node.journal.FaultyDisk;
@@ -53,11 +52,7 @@ class DataPathTest {
       disks.add(new FaultyDisk());
     }
     cluster = new InProcessCluster(dir, 3, Map.of(), disks::get);
-    try (AdminClient c = cluster.client()) {
-      c.createVolume(VOLUME, 16 * REGION, REGION, "");
-    }
-    await().atMost(Duration.ofSeconds(10)).until(() -> cluster.nodes.stream()
-        .allMatch(n -> n.raft().state().volumes().containsKey(VOLUME)));
+    cluster.createVolume(VOLUME, 16 * REGION, REGION, "");
   }
 
   @AfterAll
@@ -68,14 +63,9 @@ class DataPathTest {
   }
 
   private Roles roles(int region) {
-    var a = cluster.nodes.get(0).raft().state().assignment().get(VOLUME);
-    int owner = index(a.owner(region));
-    int mirror = index(a.mirror(region));
+    int owner = cluster.ownerOf(VOLUME, region);
+    int mirror = cluster.mirrorOf(VOLUME, region);
     return new Roles(region, owner, mirror, 3 - owner - mirror);
-  }
-
-  private static int index(String id) {
-    return Integer.parseInt(id.substring(1)) - 1;
   }
 
   private static String id(int index) {

@@ -3,7 +3,6 @@ package dev.ferry.node.data;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.ferry.client.AdminClient;
 import dev.ferry.node.FerryNode;
 import dev.ferry.node.InProcessCluster;
 import dev.ferry.node.journal.FaultyDisk;
@@ -46,11 +45,7 @@ class EpochBarrierTest {
       disks.add(new FaultyDisk());
     }
     cluster = new InProcessCluster(dir, 3, Map.of("cts.period", "1h"), disks::get);
-    try (AdminClient c = cluster.client()) {
-      c.createVolume(VOLUME, 8 * REGION, REGION, "");
-    }
-    await().atMost(Duration.ofSeconds(10)).until(() -> cluster.nodes.stream()
-        .allMatch(n -> n.raft().state().volumes().containsKey(VOLUME)));
+    cluster.createVolume(VOLUME, 8 * REGION, REGION, "");
   }
 
   @AfterAll
@@ -61,13 +56,11 @@ class EpochBarrierTest {
   }
 
   private int owner(int region) {
-    return Integer.parseInt(cluster.nodes.get(0).raft().state().assignment().get(VOLUME)
-        .owner(region).substring(1)) - 1;
+    return cluster.ownerOf(VOLUME, region);
   }
 
   private int mirror(int region) {
-    return Integer.parseInt(cluster.nodes.get(0).raft().state().assignment().get(VOLUME)
-        .mirror(region).substring(1)) - 1;
+    return cluster.mirrorOf(VOLUME, region);
   }
 
   private List<List<Watermark>> freezeAll(long epoch) throws Exception {
