@@ -89,8 +89,21 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
     reply(out, b.build());
   }
 
+  /** A node whose Raft peer is still starting answers UNAVAILABLE, so clients ask another. */
+  private boolean starting(StreamObserver<?> out) {
+    if (raft.started()) {
+      return false;
+    }
+    out.onError(Status.UNAVAILABLE.withDescription("node " + nodeId + " is starting")
+        .asRuntimeException());
+    return true;
+  }
+
   @Override
   public void status(StatusRequest request, StreamObserver<StatusReply> out) {
+    if (starting(out)) {
+      return;
+    }
     ClusterState s = raft.state();
     StatusReply.Builder b = StatusReply.newBuilder()
         .setLeader(raft.leaderId().orElse(""))

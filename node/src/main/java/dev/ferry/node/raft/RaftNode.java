@@ -58,7 +58,7 @@ public final class RaftNode implements Closeable {
   private final RaftGroupId groupId;
   private final FerryStateMachine stateMachine = new FerryStateMachine();
   private final RaftProperties properties = new RaftProperties();
-  private RaftServer server;
+  private volatile RaftServer server;
   private RaftClient client;
   private List<RaftPeer> clientPeers = List.of();
 
@@ -119,7 +119,15 @@ public final class RaftNode implements Closeable {
     return stateMachine.state();
   }
 
+  /** True once the Raft peer was started (the gRPC server starts a moment earlier). */
+  public boolean started() {
+    return server != null;
+  }
+
   private DivisionInfo info() throws IOException {
+    if (server == null) {
+      throw new IOException("the Raft peer is not started yet");
+    }
     return server.getDivision(groupId).getInfo();
   }
 
@@ -153,6 +161,9 @@ public final class RaftNode implements Closeable {
 
   /** The peers of the current Raft configuration, as this peer knows it. */
   public List<RaftPeer> raftPeers() {
+    if (server == null) {
+      return List.of();
+    }
     try {
       return new ArrayList<>(server.getDivision(groupId).getRaftConf().getCurrentPeers());
     } catch (IOException e) {
