@@ -17,14 +17,15 @@ import org.junit.jupiter.api.TestInstance;
 
 /**
  * The secondary site dies in the middle of applying an epoch (an injected halt after its first
- * update of epoch 45, like kill -9 at that point) while a primary writes dependent updates;
+ * update of an epoch 20 ahead of the open one, like kill -9 at that point) while a primary
+ * writes dependent updates;
  * restarted, it redoes the epoch from its staging, the cluster goes on, and after draining
  * ferry verify finds every acknowledged write of the applied epochs and nothing later.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class SecondaryCrashIT {
   private static final int BASE_PORT = 17700;
-  private static final long HALT_EPOCH = 45;
+  private long haltEpoch;
   private Path dir;
   private String cluster;
   private final String secondary = "127.0.0.1:" + (BASE_PORT + 99);
@@ -32,9 +33,7 @@ class SecondaryCrashIT {
   @BeforeAll
   void up() throws Exception {
     dir = FerryCli.workDir("secondary-crash");
-    FerryCli.runWith(Map.of("FERRY_NODE_JAVA_OPTS",
-            "-Xmx1g -XX:+UseSerialGC -Dferry.secondary.haltAfterUpdates=" + HALT_EPOCH + ":1"),
-        "cluster", "up", "--nodes", "3", "--dir", dir.toString(), "--secondary",
+    FerryCli.run("cluster", "up", "--nodes", "3", "--dir", dir.toString(), "--secondary",
         "--base-port", String.valueOf(BASE_PORT)).assertOk();
     cluster = "127.0.0.1:" + (BASE_PORT + 1) + ",127.0.0.1:" + (BASE_PORT + 2);
     for (String v : new String[] {"c1", "c2"}) {
@@ -58,6 +57,16 @@ class SecondaryCrashIT {
   @Test
   void aSecondaryKilledMidApplyRedoesTheEpochAndEndsConsistent() throws Exception {
     Path ledger = dir.resolve("ledger.csv");
+    // restart the secondary with the halt hook armed for an epoch a few seconds ahead
+    ProcessHandle running = ProcessHandle.of(secondaryPid()).orElseThrow();
+    running.destroy();
+    running.onExit().get(15, java.util.concurrent.TimeUnit.SECONDS);
+    FerryCli.Result s = FerryCli.run("admin", "--cluster", cluster, "status", "--json").assertOk();
+    haltEpoch = com.google.gson.JsonParser.parseString(s.stdout()).getAsJsonObject()
+        .get("openEpoch").getAsLong() + 20;
+    FerryCli.runWith(Map.of("FERRY_NODE_JAVA_OPTS",
+            "-Xmx1g -XX:+UseSerialGC -Dferry.secondary.haltAfterUpdates=" + haltEpoch + ":1"),
+        "cluster", "start", "--dir", dir.toString(), "--node", "secondary").assertOk();
     long pid = secondaryPid();
     CompletableFuture<FerryCli.Result> load = CompletableFuture.supplyAsync(() -> {
       try {
@@ -67,7 +76,7 @@ class SecondaryCrashIT {
         throw new IllegalStateException(e);
       }
     });
-    // the halt hook stops the secondary in the middle of applying epoch 45
+    // the halt hook stops the secondary in the middle of applying that epoch
     await().atMost(Duration.ofSeconds(60)).until(() -> ProcessHandle.of(pid).isEmpty()
         || !ProcessHandle.of(pid).get().isAlive());
     assertThat(Files.readString(Path.of(dir.toString(), "secondary", "secondary.log")))
@@ -76,12 +85,12 @@ class SecondaryCrashIT {
     // it really stopped inside that apply: the restart redoes it from the staging
     Path log = Path.of(dir.toString(), "secondary", "secondary.log");
     await().atMost(Duration.ofSeconds(30)).until(() ->
-        Files.readString(log).contains("redoing the apply of epoch " + HALT_EPOCH));
+        Files.readString(log).contains("redoing the apply of epoch " + haltEpoch));
 
     FerryCli.Result l = load.get();
     l.assertOk();
     long lastEpoch = FerryCli.lastEpoch(ledger);
-    assertThat(lastEpoch).as("the load ran past the epoch of the crash").isGreaterThan(HALT_EPOCH);
+    assertThat(lastEpoch).as("the load ran past the epoch of the crash").isGreaterThan(haltEpoch);
     FerryCli.awaitApplied(cluster, lastEpoch);
     FerryCli.verifyConsistent(secondary, ledger);
   }
