@@ -24,25 +24,20 @@ class LeaderKillIT {
   private static final int BASE_PORT = 17800;
   private Path dir;
   private String cluster;
+  private ReplicatedCluster site;
   private final String secondary = "127.0.0.1:" + (BASE_PORT + 99);
 
   @BeforeAll
   void up() throws Exception {
-    dir = FerryCli.workDir("leader-kill");
-    FerryCli.run("cluster", "up", "--nodes", "3", "--dir", dir.toString(), "--secondary",
-        "--base-port", String.valueOf(BASE_PORT)).assertOk();
-    cluster = "127.0.0.1:" + (BASE_PORT + 1) + ",127.0.0.1:" + (BASE_PORT + 2) + ",127.0.0.1:"
-        + (BASE_PORT + 3);
-    for (String v : new String[] {"k1", "k2"}) {
-      FerryCli.run("admin", "--cluster", cluster, "volume", "create", v, "--size", "64MiB",
-          "--region-size", "4MiB", "--secondary", secondary).assertOk();
-    }
+    site = ReplicatedCluster.up("leader-kill", BASE_PORT, "k1", "k2");
+    dir = site.dir;
+    cluster = site.cluster;
   }
 
   @AfterAll
   void down() throws Exception {
-    if (dir != null) {
-      FerryCli.run("cluster", "down", "--dir", dir.toString());
+    if (site != null) {
+      site.close();
     }
   }
 

@@ -21,28 +21,24 @@ class ReplicationIT {
   private static final int BASE_PORT = 17600;
   private Path dir;
   private String cluster;
+  private ReplicatedCluster site;
   private final String secondary = "127.0.0.1:" + (BASE_PORT + 99);
 
   @BeforeAll
   void up() throws Exception {
-    dir = FerryCli.workDir("replication");
-    FerryCli.run("cluster", "up", "--nodes", "3", "--dir", dir.toString(), "--secondary",
-        "--base-port", String.valueOf(BASE_PORT)).assertOk();
+    site = ReplicatedCluster.up("replication", BASE_PORT, "r1", "r2");
+    dir = site.dir;
+    cluster = site.cluster;
     JsonObject manifest = JsonParser.parseString(Files.readString(dir.resolve("cluster.json")))
         .getAsJsonObject();
     assertThat(manifest.getAsJsonObject("secondary").get("address").getAsString()).isEqualTo(secondary);
     assertThat(manifest.getAsJsonObject("secondary").get("pid").getAsLong()).isPositive();
-    cluster = "127.0.0.1:" + (BASE_PORT + 1) + ",127.0.0.1:" + (BASE_PORT + 2);
-    for (String v : new String[] {"r1", "r2"}) {
-      FerryCli.run("admin", "--cluster", cluster, "volume", "create", v, "--size", "64MiB",
-          "--region-size", "4MiB", "--secondary", secondary).assertOk();
-    }
   }
 
   @AfterAll
   void down() throws Exception {
-    if (dir != null) {
-      FerryCli.run("cluster", "down", "--dir", dir.toString());
+    if (site != null) {
+      site.close();
     }
   }
 

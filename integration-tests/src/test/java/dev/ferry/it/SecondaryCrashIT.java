@@ -28,24 +28,20 @@ class SecondaryCrashIT {
   private long haltEpoch;
   private Path dir;
   private String cluster;
+  private ReplicatedCluster site;
   private final String secondary = "127.0.0.1:" + (BASE_PORT + 99);
 
   @BeforeAll
   void up() throws Exception {
-    dir = FerryCli.workDir("secondary-crash");
-    FerryCli.run("cluster", "up", "--nodes", "3", "--dir", dir.toString(), "--secondary",
-        "--base-port", String.valueOf(BASE_PORT)).assertOk();
-    cluster = "127.0.0.1:" + (BASE_PORT + 1) + ",127.0.0.1:" + (BASE_PORT + 2);
-    for (String v : new String[] {"c1", "c2"}) {
-      FerryCli.run("admin", "--cluster", cluster, "volume", "create", v, "--size", "64MiB",
-          "--region-size", "4MiB", "--secondary", secondary).assertOk();
-    }
+    site = ReplicatedCluster.up("secondary-crash", BASE_PORT, "c1", "c2");
+    dir = site.dir;
+    cluster = site.cluster;
   }
 
   @AfterAll
   void down() throws Exception {
-    if (dir != null) {
-      FerryCli.run("cluster", "down", "--dir", dir.toString());
+    if (site != null) {
+      site.close();
     }
   }
 

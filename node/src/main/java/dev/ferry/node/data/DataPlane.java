@@ -106,6 +106,11 @@ public final class DataPlane implements AutoCloseable {
   private final TreeMap<Long, List<Runnable>> heldAcks = new TreeMap<>();
   /** Highest epoch this node was told to freeze: new numbers go to a later epoch. */
   private long frozenThrough;
+  /**
+   * False until the first Freeze since this process started: until then its applied state may
+   * lag (just restarted) and an open epoch it sees may already be closed, so it numbers nothing.
+   */
+  private boolean inBarrier;
   /** Highest epoch this node was told to thaw. */
   private long thawedThrough;
   /** The consistent epoch last seen: updates of epochs up to it are at the secondary. */
@@ -284,6 +289,7 @@ public final class DataPlane implements AutoCloseable {
   public CompletableFuture<List<Watermark>> freeze(long epoch) {
     return CompletableFuture.supplyAsync(() -> {
       frozenThrough = Math.max(frozenThrough, epoch);
+      inBarrier = true;
       List<CompletableFuture<?>> begun = new ArrayList<>();
       for (Held h : inFlight) {
         if (h.seq == null || h.seq.epoch() <= epoch) {
@@ -358,6 +364,7 @@ public final class DataPlane implements AutoCloseable {
           + " has no mirror (fewer than two active members); refusing to acknowledge one copy");
     }
     if (h == null || h.role != RecordType.OWNED) {
+      checkInBarrier();
       SequenceNumber seq = nextSequence(p, numberingEpoch(s));
       h = new Held(RecordType.OWNED, p, update.getCrc32C(), mirror, seq);
       h.durable = store(h, key, update, bytes, seq);
@@ -419,6 +426,7 @@ public final class DataPlane implements AutoCloseable {
         Held known = h;
         return known.durable.thenApplyAsync(v -> fenced(known.portion, known.seq), thread);
       }
+      checkInBarrier();
       SequenceNumber seq = nextSequence(p, numberingEpoch(s));
       Held owned = new Held(RecordType.OWNED, p, u.getCrc32C(), r.getSender(), seq);
       owned.durable = store(owned, key, u.toBuilder(), bytes, seq);
@@ -572,6 +580,14 @@ public final class DataPlane implements AutoCloseable {
           + " no longer owns " + p + " (assignment version " + s.assignmentVersion() + "); retry"));
     }
     return seq;
+  }
+
+  /** Refuses to number an update before this node took part in a barrier (see inBarrier). */
+  private void checkInBarrier() throws StatusException {
+    if (!inBarrier) {
+      throw WriteValidator.fail(Status.UNAVAILABLE, "node " + self
+          + " has not taken part in an epoch barrier since it started; retry");
+    }
   }
 
   private SequenceNumber nextSequence(Portion p, long epoch) {

@@ -42,6 +42,7 @@ class OwnerFencingTest {
             e -> { throw new AssertionError(e); }), r -> { });
         gate) {
       DataPlane data = new DataPlane("n1", journal, state::get, 1 << 20, List.of());
+      data.freeze(0).get(10, TimeUnit.SECONDS);
       disk.beforeForce(gate.holds());
       byte[] bytes = {9, 9, 9};
       CompletableFuture<SequenceNumber> ack = data.acceptForward(ForwardRequest.newBuilder()

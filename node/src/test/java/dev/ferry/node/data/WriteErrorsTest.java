@@ -37,6 +37,7 @@ class WriteErrorsTest {
     journal = Journal.open(dir, new JournalOptions(64 << 10, 256 << 10, true, Disk.REAL,
         e -> { throw new AssertionError("fatal journal error in a test", e); }), r -> { });
     data = new DataPlane("n1", journal, () -> state, 64 << 10, List.of());
+    data.freeze(0).get(10, TimeUnit.SECONDS); // as the coordinator would: now it may number
     emptyJournalBytes = journal.bytesUsed();
   }
 

@@ -1,0 +1,39 @@
+package dev.ferry.it;
+
+import java.nio.file.Path;
+
+/**
+ * A local cluster of three node processes and a secondary site (cluster up --secondary) with
+ * volumes of 64 MiB in 4 MiB regions replicated to it: what the replication ITs share.
+ */
+final class ReplicatedCluster implements AutoCloseable {
+  final Path dir;
+  /** All three nodes' admin addresses, comma-separated. */
+  final String cluster;
+  final String secondary;
+
+  private ReplicatedCluster(Path dir, String cluster, String secondary) {
+    this.dir = dir;
+    this.cluster = cluster;
+    this.secondary = secondary;
+  }
+
+  static ReplicatedCluster up(String name, int basePort, String... volumes) throws Exception {
+    Path dir = FerryCli.workDir(name);
+    FerryCli.run("cluster", "up", "--nodes", "3", "--dir", dir.toString(), "--secondary",
+        "--base-port", String.valueOf(basePort)).assertOk();
+    String cluster = "127.0.0.1:" + (basePort + 1) + ",127.0.0.1:" + (basePort + 2) + ",127.0.0.1:"
+        + (basePort + 3);
+    String secondary = "127.0.0.1:" + (basePort + 99);
+    for (String v : volumes) {
+      FerryCli.run("admin", "--cluster", cluster, "volume", "create", v, "--size", "64MiB",
+          "--region-size", "4MiB", "--secondary", secondary).assertOk();
+    }
+    return new ReplicatedCluster(dir, cluster, secondary);
+  }
+
+  @Override
+  public void close() throws Exception {
+    FerryCli.run("cluster", "down", "--dir", dir.toString());
+  }
+}
