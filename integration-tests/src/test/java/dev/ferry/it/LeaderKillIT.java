@@ -7,10 +7,7 @@ import com.google.gson.JsonParser;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
 
 /**
  * kill -9 of the Raft leader, twice, while dependent writes run and epochs close four times a
@@ -19,26 +16,22 @@ import org.junit.jupiter.api.TestInstance;
  * barrier from the replicated state, epochs keep closing, and after draining ferry verify
  * finds every acknowledged write and nothing later: no epoch applied twice or skipped.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class LeaderKillIT {
+class LeaderKillIT extends WithReplicatedCluster {
   private static final int BASE_PORT = 17800;
-  private Path dir;
-  private String cluster;
-  private ReplicatedCluster site;
-  private final String secondary = "127.0.0.1:" + (BASE_PORT + 99);
 
-  @BeforeAll
-  void up() throws Exception {
-    site = ReplicatedCluster.up("leader-kill", BASE_PORT, "k1", "k2");
-    dir = site.dir;
-    cluster = site.cluster;
+  @Override
+  protected String name() {
+    return "leader-kill";
   }
 
-  @AfterAll
-  void down() throws Exception {
-    if (site != null) {
-      site.close();
-    }
+  @Override
+  protected int basePort() {
+    return BASE_PORT;
+  }
+
+  @Override
+  protected String[] volumes() {
+    return new String[] {"k1", "k2"};
   }
 
   /** A status field as a node that was not just restarted sees it (a restarting one may lag). */

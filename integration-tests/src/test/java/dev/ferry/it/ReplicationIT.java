@@ -6,40 +6,37 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
 
 /**
  * End to end with real processes: three nodes and a secondary site (cluster up --secondary),
  * dependent writes from ferry load with a ledger, and ferry verify of the secondary against
  * every acknowledged write once the cluster has drained.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class ReplicationIT {
+class ReplicationIT extends WithReplicatedCluster {
   private static final int BASE_PORT = 17600;
-  private Path dir;
-  private String cluster;
-  private ReplicatedCluster site;
-  private final String secondary = "127.0.0.1:" + (BASE_PORT + 99);
 
-  @BeforeAll
-  void up() throws Exception {
-    site = ReplicatedCluster.up("replication", BASE_PORT, "r1", "r2");
-    dir = site.dir;
-    cluster = site.cluster;
+  @Override
+  protected String name() {
+    return "replication";
+  }
+
+  @Override
+  protected int basePort() {
+    return BASE_PORT;
+  }
+
+  @Override
+  protected String[] volumes() {
+    return new String[] {"r1", "r2"};
+  }
+
+  @Test
+  void theManifestNamesTheSecondary() throws Exception {
     JsonObject manifest = JsonParser.parseString(Files.readString(dir.resolve("cluster.json")))
         .getAsJsonObject();
     assertThat(manifest.getAsJsonObject("secondary").get("address").getAsString()).isEqualTo(secondary);
     assertThat(manifest.getAsJsonObject("secondary").get("pid").getAsLong()).isPositive();
-  }
-
-  @AfterAll
-  void down() throws Exception {
-    if (site != null) {
-      site.close();
-    }
   }
 
   @Test

@@ -10,10 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
 
 /**
  * The secondary site dies in the middle of applying an epoch (an injected halt after its first
@@ -22,27 +19,24 @@ import org.junit.jupiter.api.TestInstance;
  * restarted, it redoes the epoch from its staging, the cluster goes on, and after draining
  * ferry verify finds every acknowledged write of the applied epochs and nothing later.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class SecondaryCrashIT {
-  private static final int BASE_PORT = 17700;
+class SecondaryCrashIT extends WithReplicatedCluster {
   private long haltEpoch;
-  private Path dir;
-  private String cluster;
-  private ReplicatedCluster site;
-  private final String secondary = "127.0.0.1:" + (BASE_PORT + 99);
 
-  @BeforeAll
-  void up() throws Exception {
-    site = ReplicatedCluster.up("secondary-crash", BASE_PORT, "c1", "c2");
-    dir = site.dir;
-    cluster = site.cluster;
+  private static final int BASE_PORT = 17700;
+
+  @Override
+  protected String name() {
+    return "secondary-crash";
   }
 
-  @AfterAll
-  void down() throws Exception {
-    if (site != null) {
-      site.close();
-    }
+  @Override
+  protected int basePort() {
+    return BASE_PORT;
+  }
+
+  @Override
+  protected String[] volumes() {
+    return new String[] {"c1", "c2"};
   }
 
   private long secondaryPid() throws Exception {

@@ -1,0 +1,40 @@
+package dev.ferry.it;
+
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * Base of the replication ITs: a {@link ReplicatedCluster} started before the class's tests
+ * (three nodes, a secondary, the given volumes) and stopped after them.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+abstract class WithReplicatedCluster {
+  protected ReplicatedCluster site;
+  protected Path dir;
+  protected String cluster;
+  protected String secondary;
+
+  /** A name for the cluster's directory, its base port, and its volumes. */
+  protected abstract String name();
+
+  protected abstract int basePort();
+
+  protected abstract String[] volumes();
+
+  @BeforeAll
+  void up() throws Exception {
+    site = ReplicatedCluster.up(name(), basePort(), volumes());
+    dir = site.dir;
+    cluster = site.cluster;
+    secondary = site.secondary;
+  }
+
+  @AfterAll
+  void down() throws Exception {
+    if (site != null) {
+      site.close();
+    }
+  }
+}
