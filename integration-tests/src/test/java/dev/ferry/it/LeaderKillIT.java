@@ -4,20 +4,29 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.google.gson.JsonParser;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 
 /**
- * kill -9 of the Raft leader, twice, while dependent writes run and epochs close four times a
- * second (so the kills land inside barriers: Freeze, CloseEpoch, CommitEpoch, the apply). The
- * killed node is started again (failure handling comes later); a new leader resumes the
- * barrier from the replicated state, epochs keep closing, and after draining ferry verify
+ * The Raft leader dies (an injected halt, like kill -9 at that point) exactly inside the epoch
+ * barrier, while dependent writes run and epochs close four times a second: first after every
+ * member answered Freeze and before Thaw (the next epoch's acks are held), then after a
+ * CommitEpoch is in the Raft log and before any secondary was told to apply it. Each time a
+ * new leader resumes from the replicated state and epochs keep closing and applying once the
+ * halted node is started again (until failure handling exists, every member must answer Freeze). After draining, ferry verify
  * finds every acknowledged write and nothing later: no epoch applied twice or skipped.
  */
 class LeaderKillIT extends WithReplicatedCluster {
   private static final int BASE_PORT = 17800;
+  private static final long FREEZE_EPOCH = 60;
+  private static final long COMMIT_EPOCH = 120;
+
+  private Path markers;
+  private Map<String, String> env;
 
   @Override
   protected String name() {
@@ -34,57 +43,69 @@ class LeaderKillIT extends WithReplicatedCluster {
     return new String[] {"k1", "k2"};
   }
 
-  /** A status field as a node that was not just restarted sees it (a restarting one may lag). */
-  private String survivors = null;
+  @Override
+  protected Map<String, String> environment() throws Exception {
+    markers = FerryCli.workDir("leader-kill-markers");
+    env = Map.of("FERRY_NODE_JAVA_OPTS", "-Xmx1g -XX:+UseSerialGC -Dferry.coordinator.haltAt="
+        + "freeze:" + FREEZE_EPOCH + ":" + markers.resolve("freeze") + ",commit:" + COMMIT_EPOCH
+        + ":" + markers.resolve("commit"));
+    return env;
+  }
 
-  private long status(String field) throws Exception {
-    FerryCli.Result s = FerryCli.run("admin", "--cluster", survivors == null ? cluster : survivors,
-        "status", "--json").assertOk();
+  /** A status field as the live nodes see it. */
+  private long status(String addresses, String field) throws Exception {
+    FerryCli.Result s = FerryCli.run("admin", "--cluster", addresses, "status", "--json").assertOk();
     return JsonParser.parseString(s.stdout()).getAsJsonObject().get(field).getAsLong();
   }
 
-  private String leader() throws Exception {
-    FerryCli.Result s = FerryCli.run("admin", "--cluster", cluster, "status", "--json").assertOk();
-    return JsonParser.parseString(s.stdout()).getAsJsonObject().get("leader").getAsString();
+  /** The id of a node whose process is gone, or null. */
+  private String deadNode() throws Exception {
+    for (var n : FerryCli.nodes(dir).entrySet()) {
+      long pid = n.getValue().get("pid").getAsLong();
+      if (!ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+        return n.getKey();
+      }
+    }
+    return null;
   }
 
   @Test
-  void epochsKeepClosingAndApplyingOnceAcrossLeaderKills() throws Exception {
+  void epochsKeepClosingAndApplyingOnceWhenTheLeaderDiesInFreezeAndInCommitEpoch() throws Exception {
     Path ledger = dir.resolve("ledger.csv");
     CompletableFuture<FerryCli.Result> load = CompletableFuture.supplyAsync(() -> {
       try {
         return FerryCli.run("load", "--cluster", cluster, "--volumes", "k1,k2", "--size", "4KiB",
-            "--seconds", "35", "--inflight", "8", "--dependent", "--ledger", ledger.toString(), "--json");
+            "--seconds", "50", "--inflight", "8", "--dependent", "--ledger", ledger.toString(), "--json");
       } catch (Exception e) {
         throw new IllegalStateException(e);
       }
     });
-    for (int round = 0; round < 2; round++) {
-      long open = status("openEpoch");
-      await().atMost(Duration.ofSeconds(20)).until(() -> status("openEpoch") > open + 8);
-      String leader = leader();
-      assertThat(leader).isNotEmpty();
-      long pid = FerryCli.nodes(dir).get(leader).get("pid").getAsLong();
-      ProcessHandle.of(pid).orElseThrow().destroyForcibly(); // kill -9 in the middle of barriers
-      await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
-          .until(() -> !leader().isEmpty() && !leader().equals(leader));
+    for (String step : new String[] {"freeze", "commit"}) {
+      Path marker = markers.resolve(step);
+      // the node that writes the marker halts right after it
+      await().atMost(Duration.ofSeconds(90)).until(() -> Files.exists(marker) && deadNode() != null);
+      assertThat(load).as("the load still runs when the leader halts at %s", step).isNotDone();
+      String halted = deadNode();
       StringBuilder alive = new StringBuilder();
       for (var n : FerryCli.nodes(dir).entrySet()) {
-        if (!n.getKey().equals(leader)) {
+        if (!n.getKey().equals(halted)) {
           alive.append(alive.length() == 0 ? "" : ",").append(n.getValue().get("admin").getAsString());
         }
       }
-      survivors = alive.toString();
-      FerryCli.run("cluster", "start", "--dir", dir.toString(), "--node", leader).assertOk();
-      long before = status("openEpoch");
-      await().atMost(Duration.ofSeconds(30)).ignoreExceptions()
-          .until(() -> status("openEpoch") > before + 4 && status("appliedEpoch") > before);
+      assertThat(halted).as("the leader halted at %s", step).isNotNull();
+      String survivors = alive.toString();
+      long before = status(survivors, "openEpoch");
+      // every member must answer Freeze until failure handling exists: start it again at once
+      FerryCli.runWith(env, "cluster", "start", "--dir", dir.toString(), "--node", halted).assertOk();
+      // a new leader resumed the barrier: epochs close and apply again
+      await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() ->
+          status(survivors, "openEpoch") > before + 4 && status(survivors, "appliedEpoch") >= before);
     }
-    survivors = null;
     FerryCli.Result l = load.get();
     assertThat(JsonParser.parseString(l.stdout()).getAsJsonObject().get("acked").getAsLong())
         .isPositive();
     long lastEpoch = FerryCli.lastEpoch(ledger);
+    assertThat(lastEpoch).as("the load ran past both halts").isGreaterThan(COMMIT_EPOCH);
     FerryCli.awaitApplied(cluster, lastEpoch);
     FerryCli.verifyConsistent(secondary, ledger);
   }

@@ -19,8 +19,14 @@ final class ReplicatedCluster implements AutoCloseable {
   }
 
   static ReplicatedCluster up(String name, int basePort, String... volumes) throws Exception {
+    return up(name, basePort, java.util.Map.of(), volumes);
+  }
+
+  /** As above, the processes started with extra environment variables. */
+  static ReplicatedCluster up(String name, int basePort, java.util.Map<String, String> env,
+      String... volumes) throws Exception {
     Path dir = FerryCli.workDir(name);
-    FerryCli.run("cluster", "up", "--nodes", "3", "--dir", dir.toString(), "--secondary",
+    FerryCli.runWith(env, "cluster", "up", "--nodes", "3", "--dir", dir.toString(), "--secondary",
         "--base-port", String.valueOf(basePort)).assertOk();
     String cluster = "127.0.0.1:" + (basePort + 1) + ",127.0.0.1:" + (basePort + 2) + ",127.0.0.1:"
         + (basePort + 3);

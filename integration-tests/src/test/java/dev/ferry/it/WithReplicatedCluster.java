@@ -23,9 +23,14 @@ abstract class WithReplicatedCluster {
 
   protected abstract String[] volumes();
 
+  /** Extra environment of the cluster's processes (FERRY_NODE_JAVA_OPTS); none by default. */
+  protected java.util.Map<String, String> environment() throws Exception {
+    return java.util.Map.of();
+  }
+
   @BeforeAll
   void up() throws Exception {
-    site = ReplicatedCluster.up(name(), basePort(), volumes());
+    site = ReplicatedCluster.up(name(), basePort(), environment(), volumes());
     dir = site.dir;
     cluster = site.cluster;
     secondary = site.secondary;

@@ -16,6 +16,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
@@ -25,10 +26,12 @@ import org.apache.logging.log4j.Logger;
  * first, so a new leader resumes from the replicated state alone.
  *
  * <p>It folds JOINING members into the assignment, keeps the assignment balanced, and runs the
- * epoch barrier ({@link EpochBarrier}) every {@code cts.period}; failure handling comes next.
+ * epoch barrier ({@link EpochBarrier}) every {@code cts.period}, and commits and applies closed
+ * epochs ({@link EpochCommitter}) whenever the replicated state moves; failure handling comes
+ * next.
  *
- * <p>Threading: all work runs on its own single scheduler thread; nothing else touches its
- * fields.
+ * <p>Threading: the assignment ticks and the barrier run on the "ferry-coordinator" thread,
+ * the committer on the "ferry-epoch-commit" thread; each owns its component.
  */
 public final class Coordinator implements AutoCloseable {
   private static final Logger LOG = LogManager.getLogger(Coordinator.class);
@@ -41,8 +44,18 @@ public final class Coordinator implements AutoCloseable {
         t.setDaemon(true);
         return t;
       });
+  /** Commits and applies closed epochs as the state moves, apart from the barrier's period. */
+  private final ScheduledExecutorService commitThread =
+      Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "ferry-epoch-commit");
+        t.setDaemon(true);
+        return t;
+      });
+  /** A pass of the committer is queued and has not started: state changes need not queue more. */
+  private final AtomicBoolean commitQueued = new AtomicBoolean();
   private final Duration ctsPeriod;
   private final EpochBarrier barrier;
+  private final EpochCommitter committer;
   private final EpochStats stats = new EpochStats();
   private boolean active;
 
@@ -50,7 +63,9 @@ public final class Coordinator implements AutoCloseable {
     this.raft = raft;
     this.tick = tick;
     this.ctsPeriod = ctsPeriod;
-    this.barrier = new EpochBarrier(raft, java.time.Clock.systemUTC(), stats);
+    BarrierHook hook = BarrierHook.fromSystemProperty();
+    this.barrier = new EpochBarrier(raft, java.time.Clock.systemUTC(), stats, hook);
+    this.committer = new EpochCommitter(raft, hook);
   }
 
   /** The barrier's figures while this node led (see {@link EpochStats}). */
@@ -70,6 +85,27 @@ public final class Coordinator implements AutoCloseable {
     thread.scheduleWithFixedDelay(this::tickSafely, 0, tick.toMillis(), TimeUnit.MILLISECONDS);
     thread.scheduleWithFixedDelay(this::barrierSafely, ctsPeriod.toMillis(), ctsPeriod.toMillis(),
         TimeUnit.MILLISECONDS);
+    // every applied state may stage or commit an epoch; the period is the retry for failures
+    raft.stateMachine().addListener(state -> queueCommit());
+    commitThread.scheduleWithFixedDelay(this::queueCommit, ctsPeriod.toMillis(), ctsPeriod.toMillis(),
+        TimeUnit.MILLISECONDS);
+  }
+
+  private void queueCommit() {
+    if (commitQueued.compareAndSet(false, true)) {
+      commitThread.execute(this::commitSafely);
+    }
+  }
+
+  private void commitSafely() {
+    commitQueued.set(false);
+    try {
+      if (raft.isReadyLeader()) {
+        committer.run();
+      }
+    } catch (RuntimeException e) {
+      LOG.warn("epoch commit failed; retrying", e);
+    }
   }
 
   private void barrierSafely() {
@@ -132,6 +168,8 @@ public final class Coordinator implements AutoCloseable {
   @Override
   public void close() {
     thread.shutdownNow();
+    commitThread.shutdownNow();
     barrier.close();
+    committer.close();
   }
 }

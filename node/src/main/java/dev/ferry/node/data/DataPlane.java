@@ -111,6 +111,8 @@ public final class DataPlane implements AutoCloseable {
    * lag (just restarted) and an open epoch it sees may already be closed, so it numbers nothing.
    */
   private boolean inBarrier;
+  /** See {@link #delayFreezes}; 0 outside tests. */
+  private volatile long freezeDelayMillis;
   /** Highest epoch this node was told to thaw. */
   private long thawedThrough;
   /** The consistent epoch last seen: updates of epochs up to it are at the secondary. */
@@ -282,14 +284,50 @@ public final class DataPlane implements AutoCloseable {
   }
 
   /**
-   * Freeze(N): number new updates in N+1 from now on (their acks are held), wait until every
-   * update begun before has settled, then report the watermarks of the portions numbered here
-   * in N. Idempotent: a repeated Freeze(N) reports the same watermarks.
+   * Freeze(N): number new updates in N+1 from now on; their acks are held until Thaw(N). The cut
+   * is made at once; waiting for the copies of N is Seal's job, outside the held-ack window.
+   * Idempotent.
    */
-  public CompletableFuture<List<Watermark>> freeze(long epoch) {
-    return CompletableFuture.supplyAsync(() -> {
+  public CompletableFuture<Void> freeze(long epoch) {
+    long delay = freezeDelayMillis;
+    return CompletableFuture.runAsync(() -> {
       frozenThrough = Math.max(frozenThrough, epoch);
       inBarrier = true;
+    }, delay == 0 ? thread : CompletableFuture.delayedExecutor(delay, TimeUnit.MILLISECONDS, thread));
+  }
+
+  /**
+   * Fault injection for tests: every Freeze takes effect {@code delay} late, as if it reached
+   * this node late, which widens the moment when some nodes are frozen and this one is not.
+   */
+  public void delayFreezes(java.time.Duration delay) {
+    freezeDelayMillis = delay.toMillis();
+  }
+
+  /**
+   * Thaw(N): every member has stopped numbering into N (each answered Freeze(N)), so anything
+   * submitted after an ack of N+1 lands in N+1 or later: release the acks held for N+1.
+   */
+  public CompletableFuture<Void> thaw(long epoch) {
+    return CompletableFuture.runAsync(() -> {
+      thawedThrough = Math.max(thawedThrough, epoch);
+      releaseHeldAcks();
+    }, thread);
+  }
+
+  /**
+   * Seal(N): wait until every update begun in N or before has settled (both copies durable, or
+   * failed), then report the watermarks of the portions numbered here in N. Refused when this
+   * process has not been frozen through N (it restarted since): the coordinator freezes again.
+   * Idempotent: a repeated Seal(N) reports the same watermarks.
+   */
+  public CompletableFuture<List<Watermark>> seal(long epoch) {
+    return CompletableFuture.supplyAsync(() -> {
+      if (!inBarrier || frozenThrough < epoch) {
+        throw new CompletionException(WriteValidator.fail(Status.FAILED_PRECONDITION,
+            "not frozen through epoch " + epoch + " (frozen through " + frozenThrough
+                + " since this process started)"));
+      }
       List<CompletableFuture<?>> begun = new ArrayList<>();
       for (Held h : inFlight) {
         if (h.seq == null || h.seq.epoch() <= epoch) {
@@ -299,14 +337,6 @@ public final class DataPlane implements AutoCloseable {
       return CompletableFuture.allOf(begun.toArray(CompletableFuture[]::new))
           .thenApplyAsync(v -> watermarks(epoch), thread);
     }, thread).thenCompose(f -> f);
-  }
-
-  /** Thaw(N): CloseEpoch(N) is committed; release the acks held for N+1. */
-  public CompletableFuture<Void> thaw(long epoch) {
-    return CompletableFuture.runAsync(() -> {
-      thawedThrough = Math.max(thawedThrough, epoch);
-      releaseHeldAcks();
-    }, thread);
   }
 
   private List<Watermark> watermarks(long epoch) {
@@ -334,7 +364,9 @@ public final class DataPlane implements AutoCloseable {
   public void stateChanged(ClusterState s) {
     thread.execute(() -> {
       releaseHeldAcks();
-      transferClosedEpochs(s);
+      // the latest state, not the one that queued this task: a task queued before an
+      // EpochStaged was applied would otherwise send that epoch again
+      transferClosedEpochs(state.get());
       if (s.consistentEpoch() > releasedEpoch) {
         releasedEpoch = s.consistentEpoch();
         numbered.keySet().removeIf(pe -> pe.epoch() <= releasedEpoch);
@@ -504,6 +536,12 @@ public final class DataPlane implements AutoCloseable {
    * next state change (one per epoch at least).
    */
   private void transferClosedEpochs(ClusterState s) {
+    // a portion stays in `staging` until the state shows it staged (or its epoch moved on), so
+    // a state applied here before our own EpochStaged does not send it again
+    staging.removeIf(pe -> {
+      EpochRecord e = s.epochs().get(pe.epoch());
+      return e == null || e.state() != EpochState.CLOSED || e.staged().contains(pe.portion());
+    });
     for (EpochRecord e : s.epochs().values()) {
       if (e.state() != EpochState.CLOSED) {
         continue;
@@ -540,6 +578,12 @@ public final class DataPlane implements AutoCloseable {
       CompletableFuture.allOf(staged.toArray(CompletableFuture[]::new))
           .thenCompose(v -> {
             EpochStaged.Builder done = EpochStaged.newBuilder().setEpoch(e.number());
+            for (int i = 0; i < staged.size(); i++) {
+              if (staged.get(i).join() == null) {
+                PortionEpoch failed = sending.get(i);
+                thread.execute(() -> staging.remove(failed)); // sent again on a later state
+              }
+            }
             staged.stream().map(CompletableFuture::join).filter(java.util.Objects::nonNull)
                 .forEach(p -> done.addPortions(PortionRef.newBuilder().setVolume(p.volume())
                     .setRegion(p.region())));
@@ -547,8 +591,8 @@ public final class DataPlane implements AutoCloseable {
                 : propose.apply(dev.ferry.proto.control.Command.newBuilder().setEpochStaged(done).build());
           })
           .whenCompleteAsync((r, error) -> {
-            sending.forEach(staging::remove);
             if (error != null) {
+              sending.forEach(staging::remove);
               LOG.warn("recording epoch {} as staged failed; retrying: {}", e.number(), String.valueOf(error));
             }
           }, thread);

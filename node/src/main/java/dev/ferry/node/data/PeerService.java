@@ -3,6 +3,8 @@ package dev.ferry.node.data;
 import dev.ferry.proto.peer.ForwardRequest;
 import dev.ferry.proto.peer.FreezeReply;
 import dev.ferry.proto.peer.FreezeRequest;
+import dev.ferry.proto.peer.SealReply;
+import dev.ferry.proto.peer.SealRequest;
 import dev.ferry.proto.peer.ThawReply;
 import dev.ferry.proto.peer.ThawRequest;
 import dev.ferry.proto.peer.MirrorRequest;
@@ -39,21 +41,24 @@ public final class PeerService extends PeerGrpc.PeerImplBase {
 
   @Override
   public void freeze(FreezeRequest r, StreamObserver<FreezeReply> out) {
-    data.freeze(r.getEpoch()).whenComplete((marks, e) -> {
-      if (e == null) {
-        out.onNext(FreezeReply.newBuilder().addAllWatermarks(marks).build());
-        out.onCompleted();
-      } else {
-        out.onError(Failures.status(e).asRuntimeException());
-      }
-    });
+    reply(data.freeze(r.getEpoch()), v -> FreezeReply.getDefaultInstance(), out);
   }
 
   @Override
   public void thaw(ThawRequest r, StreamObserver<ThawReply> out) {
-    data.thaw(r.getEpoch()).whenComplete((v, e) -> {
+    reply(data.thaw(r.getEpoch()), v -> ThawReply.getDefaultInstance(), out);
+  }
+
+  @Override
+  public void seal(SealRequest r, StreamObserver<SealReply> out) {
+    reply(data.seal(r.getEpoch()), marks -> SealReply.newBuilder().addAllWatermarks(marks).build(), out);
+  }
+
+  private static <T, R> void reply(CompletableFuture<T> result, Function<T, R> toReply,
+      StreamObserver<R> out) {
+    result.whenComplete((v, e) -> {
       if (e == null) {
-        out.onNext(ThawReply.getDefaultInstance());
+        out.onNext(toReply.apply(v));
         out.onCompleted();
       } else {
         out.onError(Failures.status(e).asRuntimeException());

@@ -40,8 +40,14 @@ public final class SecondaryServer implements AutoCloseable {
    *     offset)
    */
   public static SecondaryServer start(Path dir, HostAndPort listen) throws IOException {
+    return start(dir, listen, AppliedEpochListener.NONE);
+  }
+
+  /** As {@link #start(Path, HostAndPort)}, telling {@code listener} of every epoch applied. */
+  public static SecondaryServer start(Path dir, HostAndPort listen, AppliedEpochListener listener)
+      throws IOException {
     SecondaryService service = new SecondaryService(
-        SecondaryStore.open(dir, SecondaryServer::halt));
+        SecondaryStore.open(dir, SecondaryServer::halt, listener));
     HealthStatusManager health = new HealthStatusManager();
     Server grpc;
     try {

@@ -63,18 +63,20 @@ public final class SecondaryStore implements AutoCloseable {
   private final Staging staging;
   private final Consumer<Throwable> onFatal;
   private final ApplyHook hook;
+  private final AppliedEpochListener listener;
   private long applied;
   private long appliedClosedAtMillis;
   private boolean failedOver;
   private Throwable failure;
 
   private SecondaryStore(CommitLog log, Images images, Staging staging,
-      Consumer<Throwable> onFatal, ApplyHook hook) {
+      Consumer<Throwable> onFatal, ApplyHook hook, AppliedEpochListener listener) {
     this.log = log;
     this.images = images;
     this.staging = staging;
     this.onFatal = onFatal;
     this.hook = hook;
+    this.listener = listener;
   }
 
   /**
@@ -86,11 +88,22 @@ public final class SecondaryStore implements AutoCloseable {
    * @throws CorruptStoreException naming the file and offset that does not verify
    */
   public static SecondaryStore open(Path dir, Consumer<Throwable> onFatal) throws IOException {
-    return open(dir, onFatal, ApplyHook.fromSystemProperty());
+    return open(dir, onFatal, AppliedEpochListener.NONE);
+  }
+
+  /** As {@link #open(Path, Consumer)}, telling {@code listener} of every epoch applied. */
+  public static SecondaryStore open(Path dir, Consumer<Throwable> onFatal,
+      AppliedEpochListener listener) throws IOException {
+    return open(dir, onFatal, ApplyHook.fromSystemProperty(), listener);
   }
 
   static SecondaryStore open(Path where, Consumer<Throwable> onFatal, ApplyHook hook)
       throws IOException {
+    return open(where, onFatal, hook, AppliedEpochListener.NONE);
+  }
+
+  private static SecondaryStore open(Path where, Consumer<Throwable> onFatal, ApplyHook hook,
+      AppliedEpochListener listener) throws IOException {
     Path dir = where.toAbsolutePath();
     Durable.createDirectory(dir);
     List<Logged> entries = new ArrayList<>();
@@ -100,7 +113,8 @@ public final class SecondaryStore implements AutoCloseable {
       images = Images.open(dir.resolve(IMAGES_DIR));
       History history = History.of(log.file(), entries);
       Staging staging = Staging.open(dir.resolve(STAGING_DIR), history.applied);
-      SecondaryStore store = new SecondaryStore(log, images, staging, onFatal, hook);
+      SecondaryStore store = new SecondaryStore(log, images, staging, onFatal, hook,
+          listener);
       store.applied = history.applied;
       store.appliedClosedAtMillis = history.closedAtMillis;
       store.failedOver = history.failedOver;
@@ -274,6 +288,11 @@ public final class SecondaryStore implements AutoCloseable {
     }
     LOG.debug("applied epoch {}: {} updates in {} portions", a.epoch(), written,
         a.portions().size());
+    try {
+      listener.applied(a.epoch(), this);
+    } catch (Exception | AssertionError e) {
+      LOG.warn("listener of applied epoch {} failed: {}", a.epoch(), String.valueOf(e));
+    }
   }
 
   /**

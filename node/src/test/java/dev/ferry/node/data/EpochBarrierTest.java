@@ -1,6 +1,7 @@
 package dev.ferry.node.data;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.ferry.node.FerryNode;
@@ -63,16 +64,10 @@ class EpochBarrierTest {
     return cluster.mirrorOf(VOLUME, region);
   }
 
-  private List<List<Watermark>> freezeAll(long epoch) throws Exception {
-    List<CompletableFuture<List<Watermark>>> fs = new ArrayList<>();
+  private void freezeAll(long epoch) throws Exception {
     for (FerryNode n : cluster.nodes) {
-      fs.add(n.data().freeze(epoch));
+      n.data().freeze(epoch).get(10, TimeUnit.SECONDS);
     }
-    List<List<Watermark>> out = new ArrayList<>();
-    for (CompletableFuture<List<Watermark>> f : fs) {
-      out.add(f.get(10, TimeUnit.SECONDS));
-    }
-    return out;
   }
 
   private void thawAll(long epoch) throws Exception {
@@ -110,7 +105,7 @@ class EpochBarrierTest {
   }
 
   @Test
-  void freezeWaitsForUpdatesBegunBeforeItAndReportsTheirWatermark() throws Exception {
+  void sealWaitsForUpdatesBegunBeforeTheFreezeAndReportsTheirWatermark() throws Exception {
     long epoch = epochs.addAndGet(10);
     freezeAll(epoch - 1);
     thawAll(epoch - 1); // numbering is now in `epoch`
@@ -126,10 +121,12 @@ class EpochBarrierTest {
           probe.send(IngestProbe.write("b2", s2, VOLUME, region * REGION + 512, block(3)));
       await().atMost(Duration.ofSeconds(10)).until(() ->
           String.valueOf(cluster.nodes.get(gatedMirror).data().describe("b2", s2).get()).endsWith(" pending"));
-      CompletableFuture<List<Watermark>> freeze = cluster.nodes.get(owner(region)).data().freeze(epoch);
-      await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2)).until(() -> !freeze.isDone());
+      // the cut itself does not wait for the copies: the held-ack window stays short
+      cluster.nodes.get(owner(region)).data().freeze(epoch).get(10, TimeUnit.SECONDS);
+      CompletableFuture<List<Watermark>> seal = cluster.nodes.get(owner(region)).data().seal(epoch);
+      await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2)).until(() -> !seal.isDone());
       gate.open();
-      List<Watermark> marks = freeze.get(10, TimeUnit.SECONDS);
+      List<Watermark> marks = seal.get(10, TimeUnit.SECONDS);
       WriteResponse second = pending.get(10, TimeUnit.SECONDS);
       assertThat(first.getAck().getEpoch()).isEqualTo(epoch);
       assertThat(second.getAck().getEpoch()).isEqualTo(epoch);
@@ -150,6 +147,18 @@ class EpochBarrierTest {
       disks.get(gatedMirror).beforeForce(file -> { });
       gate.open();
     }
+  }
+
+  @Test
+  void sealIsRefusedUntilTheNodeIsFrozenThroughTheEpoch() throws Exception {
+    long epoch = epochs.addAndGet(10);
+    freezeAll(epoch - 1);
+    assertThatThrownBy(() -> cluster.nodes.get(0).data().seal(epoch).get(10, TimeUnit.SECONDS))
+        .hasCauseInstanceOf(io.grpc.StatusException.class)
+        .hasMessageContaining("not frozen through epoch " + epoch);
+    freezeAll(epoch);
+    assertThat(cluster.nodes.get(0).data().seal(epoch).get(10, TimeUnit.SECONDS)).isNotNull();
+    thawAll(epoch);
   }
 
   /**
@@ -186,14 +195,10 @@ class EpochBarrierTest {
         if (ackA.isDone()) { // acknowledged while y is not frozen: B goes out now
           b = toY.call(IngestProbe.write("race", seq.incrementAndGet(), VOLUME, regionB * REGION, block(i)));
         }
-        List<CompletableFuture<List<Watermark>>> rest = new ArrayList<>();
         for (int n = 0; n < 3; n++) {
           if (n != x) {
-            rest.add(cluster.nodes.get(n).data().freeze(epoch));
+            cluster.nodes.get(n).data().freeze(epoch).get(10, TimeUnit.SECONDS);
           }
-        }
-        for (CompletableFuture<List<Watermark>> f : rest) {
-          f.get(10, TimeUnit.SECONDS);
         }
         thawAll(epoch);
         WriteResponse acked = ackA.get(10, TimeUnit.SECONDS);

@@ -1,0 +1,28 @@
+package dev.ferry.node.coordinator;
+
+import com.google.common.net.HostAndPort;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Plaintext channels by address, opened on first use and kept. Not thread-safe: each
+ * coordinator thread owns its own.
+ */
+final class Channels implements AutoCloseable {
+  private final Map<String, ManagedChannel> byAddress = new HashMap<>();
+
+  ManagedChannel to(String address) {
+    return byAddress.computeIfAbsent(address, a -> {
+      HostAndPort hp = HostAndPort.fromString(a);
+      return NettyChannelBuilder.forAddress(hp.getHost(), hp.getPort()).usePlaintext().build();
+    });
+  }
+
+  @Override
+  public void close() {
+    byAddress.values().forEach(ManagedChannel::shutdownNow);
+    byAddress.clear();
+  }
+}

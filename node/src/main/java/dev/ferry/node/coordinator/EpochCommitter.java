@@ -1,0 +1,125 @@
+package dev.ferry.node.coordinator;
+
+import dev.ferry.control.ClusterState;
+import dev.ferry.control.EpochRecord;
+import dev.ferry.control.Portion;
+import dev.ferry.control.Volume;
+import dev.ferry.node.raft.RaftNode;
+import dev.ferry.proto.control.Command;
+import dev.ferry.proto.control.CommitEpoch;
+import dev.ferry.proto.control.EpochApplied;
+import dev.ferry.proto.control.EpochState;
+import dev.ferry.proto.secondary.CommitRequest;
+import dev.ferry.proto.secondary.PortionId;
+import dev.ferry.proto.secondary.SecondaryGrpc;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+/**
+ * The second half of an epoch's life (DESIGN.md §5), run by the leader's coordinator as soon as
+ * the replicated state moves rather than once per period, so the RPO is not a period longer
+ * than it needs to be: commits, in order, every closed epoch whose portions are all staged
+ * (CommitEpoch through Raft: the two-phase-commit decision), then tells each secondary to apply
+ * the committed epochs it has not applied, in order, and records each apply through Raft.
+ *
+ * <p>Threading: runs only on the coordinator's commit thread, which owns the channels.
+ */
+final class EpochCommitter implements AutoCloseable {
+  private static final Logger LOG = LogManager.getLogger(EpochCommitter.class);
+  private static final Duration DEADLINE = Duration.ofSeconds(5);
+
+  private final RaftNode raft;
+  private final BarrierHook hook;
+  private final Channels secondaries = new Channels();
+  private long failuresLogged;
+
+  EpochCommitter(RaftNode raft, BarrierHook hook) {
+    this.raft = raft;
+    this.hook = hook;
+  }
+
+  /** One pass over the epochs that are closed and not yet applied everywhere. */
+  void run() {
+    commitStagedEpochs();
+    applyCommittedEpochs();
+  }
+
+  private void commitStagedEpochs() {
+    for (EpochRecord e : raft.state().epochs().values()) {
+      if (e.state() == EpochState.COMMITTED) {
+        continue;
+      }
+      if (e.state() != EpochState.STAGED) {
+        return; // epochs commit in order
+      }
+      try {
+        raft.submit(Command.newBuilder().setCommitEpoch(CommitEpoch.newBuilder()
+            .setEpoch(e.number())).build()).get(DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (ExecutionException | TimeoutException ex) {
+        LOG.warn("epoch {}: CommitEpoch failed: {}", e.number(), String.valueOf(ex));
+        return;
+      } catch (InterruptedException ex) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+      hook.reached(BarrierHook.COMMIT, e.number());
+    }
+  }
+
+  /** A secondary that fails stops there; it is asked again on the next pass. */
+  private void applyCommittedEpochs() {
+    ClusterState s = raft.state();
+    Set<String> stopped = new HashSet<>();
+    for (EpochRecord e : s.epochs().values()) {
+      if (e.state() != EpochState.COMMITTED) {
+        return;
+      }
+      for (String secondary : e.secondaries()) {
+        if (e.appliedBy().contains(secondary) || stopped.contains(secondary)) {
+          continue;
+        }
+        try {
+          SecondaryGrpc.newBlockingStub(secondaries.to(secondary))
+              .withDeadlineAfter(DEADLINE.toMillis(), TimeUnit.MILLISECONDS)
+              .commit(commitRequest(s, e, secondary));
+          raft.submit(Command.newBuilder().setEpochApplied(EpochApplied.newBuilder()
+              .setEpoch(e.number()).setSecondary(secondary)).build())
+              .get(DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (RuntimeException | ExecutionException | TimeoutException ex) {
+          stopped.add(secondary);
+          if (failuresLogged++ % 20 == 0) {
+            LOG.warn("epoch {}: apply at secondary {} failed; retrying: {}", e.number(),
+                secondary, String.valueOf(ex));
+          }
+        } catch (InterruptedException ex) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
+    }
+  }
+
+  /** Commit(N) for one secondary, naming the portions of N it must have staged. */
+  private static CommitRequest commitRequest(ClusterState s, EpochRecord e, String secondary) {
+    CommitRequest.Builder commit = CommitRequest.newBuilder().setEpoch(e.number())
+        .setClosedAtMillis(e.closedAtMillis());
+    for (Portion p : e.watermarks().keySet()) {
+      Volume v = s.volumes().get(p.volume());
+      if (v != null && v.secondary().equals(secondary)) {
+        commit.addExpected(PortionId.newBuilder().setVolume(p.volume()).setRegion(p.region()));
+      }
+    }
+    return commit.build();
+  }
+
+  @Override
+  public void close() {
+    secondaries.close();
+  }
+}
