@@ -67,7 +67,8 @@ final class LoadCommand implements Callable<Integer> {
   String primaryId;
 
   @Option(names = "--show-epochs",
-      description = "add the open and applied epoch and the RPO to the progress line")
+      description = "add the open and applied epoch and the RPO to the progress line, and the "
+          + "RPO distribution (sampled every 100 ms) to the summary")
   boolean showEpochs;
 
   @Option(names = "--dependent", description = "dependent writes: --inflight chains, each write "
@@ -95,7 +96,8 @@ final class LoadCommand implements Callable<Integer> {
         StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
     try (PrimaryClient client = new PrimaryClient(AdminClient.parseAddresses(cluster), id, inflight,
         Duration.ofSeconds(30));
-        AdminClient admin = new AdminClient(AdminClient.parseAddresses(cluster), Duration.ofSeconds(2))) {
+        AdminClient admin = new AdminClient(AdminClient.parseAddresses(cluster), Duration.ofSeconds(2));
+        EpochSampler sampler = showEpochs ? new EpochSampler(admin) : null) {
       for (String v : volumes) {
         if (client.regionSize(v) < size) {
           throw new IllegalArgumentException("--size " + size + " is larger than the region size of "
@@ -161,7 +163,7 @@ final class LoadCommand implements Callable<Integer> {
             err.printf("\r%3ds  acked %,d (%,d/s)  errors %,d  p50 %,d us  p99 %,d us%s   ",
                 (now - start) / 1_000_000_000L, a, a - lastAcked, errors.get(),
                 interval.getValueAtPercentile(50), interval.getValueAtPercentile(99),
-                showEpochs ? epochs(admin) : "");
+                sampler != null ? sampler.line() : "");
             err.flush();
           }
           lastAcked = a;
@@ -178,7 +180,8 @@ final class LoadCommand implements Callable<Integer> {
       if (!json) {
         err.println();
       }
-      report(id, acked.get(), errors.get(), elapsed, total, firstErrors);
+      report(id, acked.get(), errors.get(), elapsed, total, firstErrors,
+          sampler == null ? null : sampler.rpo());
     } finally {
       if (ledgerOut != null) {
         synchronized (ledgerOut) {
@@ -187,17 +190,6 @@ final class LoadCommand implements Callable<Integer> {
       }
     }
     return errors.get() == 0 ? 0 : FerryCli.FAILED;
-  }
-
-  /** "  epoch open/applied  RPO" from the cluster's status; blank when it does not answer. */
-  private static String epochs(AdminClient admin) {
-    try {
-      var s = admin.status();
-      return String.format("  epoch %d, applied %d, RPO %s", s.getOpenEpoch(), s.getConsistentEpoch(),
-          s.getRpoMillis() < 0 ? "-" : s.getRpoMillis() + " ms");
-    } catch (RuntimeException e) {
-      return "";
-    }
   }
 
   private static double parseRate(String rate) {
@@ -241,7 +233,7 @@ final class LoadCommand implements Callable<Integer> {
   }
 
   private void report(String id, long acked, long errors, long elapsedNanos, Histogram h,
-      Map<String, String> firstErrors) {
+      Map<String, String> firstErrors, Map<String, Long> rpo) {
     double secs = elapsedNanos / 1e9;
     double writesPerSec = acked / secs;
     double mbPerSec = acked * size / secs / 1e6;
@@ -260,6 +252,9 @@ final class LoadCommand implements Callable<Integer> {
       o.put("p999Micros", h.getValueAtPercentile(99.9));
       o.put("maxMicros", h.getMaxValue());
       o.put("errorSamples", firstErrors.keySet().stream().limit(5).toList());
+      if (rpo != null) {
+        o.put("rpoMillis", rpo);
+      }
       out.println(Json.GSON.toJson(o));
     } else {
       out.printf("%s: %,d writes acknowledged, %,d errors in %.1f s%n", id, acked, errors, secs);
@@ -268,6 +263,10 @@ final class LoadCommand implements Callable<Integer> {
       out.printf("ack latency p50 %,d us, p99 %,d us, p99.9 %,d us, max %,d us%n",
           h.getValueAtPercentile(50), h.getValueAtPercentile(99), h.getValueAtPercentile(99.9),
           h.getMaxValue());
+      if (rpo != null) {
+        out.printf("RPO p50 %,d ms, p99 %,d ms, max %,d ms (%,d samples, every 100 ms)%n",
+            rpo.get("p50"), rpo.get("p99"), rpo.get("max"), rpo.get("samples"));
+      }
       firstErrors.keySet().stream().limit(5).forEach(e -> out.println("error: " + e));
     }
     out.flush();

@@ -38,6 +38,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
@@ -104,17 +105,20 @@ public final class DataPlane implements AutoCloseable {
   private final Set<Held> inFlight = new HashSet<>();
   /** Acks of updates numbered in an epoch not yet released, by epoch. */
   private final TreeMap<Long, List<Runnable>> heldAcks = new TreeMap<>();
-  /** Highest epoch this node was told to freeze: new numbers go to a later epoch. */
-  private long frozenThrough;
+  /**
+   * Highest epoch this node was told to freeze: new numbers go to a later epoch. Set by the
+   * Freeze call itself, not queued behind the data thread's work, as is thawedThrough.
+   */
+  private final AtomicLong frozenThrough = new AtomicLong();
   /**
    * False until the first Freeze since this process started: until then its applied state may
    * lag (just restarted) and an open epoch it sees may already be closed, so it numbers nothing.
    */
-  private boolean inBarrier;
+  private volatile boolean inBarrier;
   /** See {@link #delayFreezes}; 0 outside tests. */
   private volatile long freezeDelayMillis;
   /** Highest epoch this node was told to thaw. */
-  private long thawedThrough;
+  private final AtomicLong thawedThrough = new AtomicLong();
   /** The consistent epoch last seen: updates of epochs up to it are at the secondary. */
   private long releasedEpoch;
   /** Every update this node holds, by (primaryId, clientSeq). */
@@ -255,7 +259,7 @@ public final class DataPlane implements AutoCloseable {
 
   /** The epoch new updates are numbered in. */
   private long numberingEpoch(ClusterState s) {
-    return Math.max(frozenThrough + 1, s.openEpoch());
+    return Math.max(frozenThrough.get() + 1, s.openEpoch());
   }
 
   /**
@@ -263,7 +267,7 @@ public final class DataPlane implements AutoCloseable {
    * Raft, or the epoch after the last one thawed.
    */
   private long releasableEpoch(ClusterState s) {
-    return Math.max(thawedThrough + 1, s.openEpoch());
+    return Math.max(thawedThrough.get() + 1, s.openEpoch());
   }
 
   /** The ack for {@code seq}, at once or once its epoch is released. Data thread only. */
@@ -289,11 +293,19 @@ public final class DataPlane implements AutoCloseable {
    * Idempotent.
    */
   public CompletableFuture<Void> freeze(long epoch) {
-    long delay = freezeDelayMillis;
-    return CompletableFuture.runAsync(() -> {
-      frozenThrough = Math.max(frozenThrough, epoch);
+    Runnable cut = () -> {
+      frozenThrough.accumulateAndGet(epoch, Math::max);
       inBarrier = true;
-    }, delay == 0 ? thread : CompletableFuture.delayedExecutor(delay, TimeUnit.MILLISECONDS, thread));
+    };
+    long delay = freezeDelayMillis;
+    if (delay == 0) {
+      // not queued behind the data thread's work: an update being numbered right now may still
+      // get N, but it was submitted before this answer, so no ack of N+1 can precede it
+      cut.run();
+      return CompletableFuture.completedFuture(null);
+    }
+    return CompletableFuture.runAsync(cut,
+        CompletableFuture.delayedExecutor(delay, TimeUnit.MILLISECONDS, thread));
   }
 
   /**
@@ -309,10 +321,8 @@ public final class DataPlane implements AutoCloseable {
    * submitted after an ack of N+1 lands in N+1 or later: release the acks held for N+1.
    */
   public CompletableFuture<Void> thaw(long epoch) {
-    return CompletableFuture.runAsync(() -> {
-      thawedThrough = Math.max(thawedThrough, epoch);
-      releaseHeldAcks();
-    }, thread);
+    thawedThrough.accumulateAndGet(epoch, Math::max); // acks checked from now on go at once
+    return CompletableFuture.runAsync(this::releaseHeldAcks, thread);
   }
 
   /**
@@ -323,9 +333,9 @@ public final class DataPlane implements AutoCloseable {
    */
   public CompletableFuture<List<Watermark>> seal(long epoch) {
     return CompletableFuture.supplyAsync(() -> {
-      if (!inBarrier || frozenThrough < epoch) {
+      if (!inBarrier || frozenThrough.get() < epoch) {
         throw new CompletionException(WriteValidator.fail(Status.FAILED_PRECONDITION,
-            "not frozen through epoch " + epoch + " (frozen through " + frozenThrough
+            "not frozen through epoch " + epoch + " (frozen through " + frozenThrough.get()
                 + " since this process started)"));
       }
       List<CompletableFuture<?>> begun = new ArrayList<>();
