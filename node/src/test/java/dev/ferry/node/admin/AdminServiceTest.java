@@ -126,23 +126,24 @@ class AdminServiceTest {
     try (AdminClient c = cluster.client()) {
       try {
         assertThat(c.setCtsPeriod(100).getLogIndex()).isPositive();
-        // read-your-writes on the node that answered
-        assertThat(c.clusterState().getCtsPeriodMillis()).isEqualTo(100);
-        awaitCtsPeriodOnEveryNode(c, 100);
+        // read-your-writes on the node that answered: its effective period is the new one
+        assertThat(c.epochs().getCtsPeriodMillis()).isEqualTo(100);
+        awaitCtsPeriodOnEveryNode(c, 100, 100);
       } finally {
         c.setCtsPeriod(0);
       }
-      assertThat(c.clusterState().getCtsPeriodMillis()).as("back to cts.period").isZero();
-      awaitCtsPeriodOnEveryNode(c, 0);
+      assertThat(c.epochs().getCtsPeriodMillis()).as("back to cts.period").isEqualTo(250);
+      awaitCtsPeriodOnEveryNode(c, 0, 250);
     }
   }
 
-  /** Every node has applied {@code stateMillis}. */
-  private void awaitCtsPeriodOnEveryNode(AdminClient c, long stateMillis) {
+  /** Every node has applied {@code stateMillis} and its Epochs reply shows {@code effective}. */
+  private void awaitCtsPeriodOnEveryNode(AdminClient c, long stateMillis, long effective) {
     await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
       for (int i = 0; i < cluster.nodes.size(); i++) {
         assertThat(c.clusterStateOf(i).getCtsPeriodMillis()).as("node %d", i)
             .isEqualTo(stateMillis);
+        assertThat(c.epochsOf(i).getCtsPeriodMillis()).as("node %d", i).isEqualTo(effective);
       }
     });
   }
