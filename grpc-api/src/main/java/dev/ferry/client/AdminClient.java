@@ -15,6 +15,7 @@ import dev.ferry.proto.admin.GetClusterStateRequest;
 import dev.ferry.proto.admin.ListVolumesReply;
 import dev.ferry.proto.admin.ListVolumesRequest;
 import dev.ferry.proto.admin.MemberRequest;
+import dev.ferry.proto.admin.SetCtsPeriodRequest;
 import dev.ferry.proto.admin.StatusReply;
 import dev.ferry.proto.admin.StatusRequest;
 import dev.ferry.proto.control.ClusterStateSnapshot;
@@ -113,6 +114,15 @@ public final class AdminClient implements AutoCloseable {
 
   public EpochsReply epochs() {
     return call(s -> s.epochs(EpochsRequest.getDefaultInstance()));
+  }
+
+  /**
+   * Sets the epoch period of the whole cluster: 10..60000 ms, or 0 to go back to each node's
+   * {@code cts.period}. Out of range fails with {@code INVALID_ARGUMENT}.
+   */
+  public CommandReply setCtsPeriod(long periodMillis) {
+    return call(s -> s.setCtsPeriod(
+        SetCtsPeriodRequest.newBuilder().setPeriodMillis(periodMillis).build()));
   }
 
   /** Epoch figures from one particular node (the leader has the pause figures). */

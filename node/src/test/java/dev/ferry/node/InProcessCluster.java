@@ -22,6 +22,8 @@ public final class InProcessCluster implements AutoCloseable {
   public final List<String> admins = new ArrayList<>();
   /** Where each node takes primaries' writes (its own port when separateIngest). */
   public final List<String> ingests = new ArrayList<>();
+  private final List<NodeConfig> configs = new ArrayList<>();
+  private final java.util.function.IntFunction<Disk> disks;
 
   public InProcessCluster(Path dir, int count) throws IOException {
     this(dir, count, Map.of(), i -> Disk.REAL);
@@ -39,6 +41,7 @@ public final class InProcessCluster implements AutoCloseable {
   /** @param separateIngest each node takes primaries' writes on a port of its own */
   public InProcessCluster(Path dir, int count, Map<String, String> settings,
       java.util.function.IntFunction<Disk> disks, boolean separateIngest) throws IOException {
+    this.disks = disks;
     int[] ports = freePorts(3 * count);
     StringBuilder peers = new StringBuilder();
     for (int i = 0; i < count; i++) {
@@ -60,7 +63,8 @@ public final class InProcessCluster implements AutoCloseable {
         m.put("ingest.listen", ingest);
       }
       ingests.add(ingest);
-      nodes.add(new FerryNode(NodeConfig.fromMap(m, dir), disks.apply(i)));
+      configs.add(NodeConfig.fromMap(m, dir));
+      nodes.add(new FerryNode(configs.get(i), disks.apply(i)));
       admins.add("127.0.0.1:" + ports[i]);
     }
     for (FerryNode n : nodes) {
@@ -73,6 +77,18 @@ public final class InProcessCluster implements AutoCloseable {
             .filter(x -> x.getState() == MemberState.ACTIVE).count() == count;
       });
     }
+  }
+
+  /** Stops node i (0-based); its storage stays for {@link #restart}. */
+  public void stop(int i) {
+    nodes.get(i).close();
+  }
+
+  /** Starts node i again on the storage and ports it had; {@link #stop} it first. */
+  public void restart(int i) throws IOException {
+    FerryNode node = new FerryNode(configs.get(i), disks.apply(i));
+    nodes.set(i, node);
+    node.start();
   }
 
   /** Creates a volume and waits until every node has applied it. */

@@ -7,8 +7,10 @@ import java.util.Objects;
 import java.util.Optional;
 
 /**
- * The replicated control state: members, volumes, the portion assignment (with its version) and
- * the epoch lifecycle. Immutable; {@link ClusterTransitions#apply} derives the next state.
+ * The replicated control state: members, volumes, the portion assignment (with its version),
+ * the epoch lifecycle, and the epoch period if one was set for the whole cluster
+ * ({@code ctsPeriodMillis}; 0 = every node uses its own {@code cts.period}). Immutable;
+ * {@link ClusterTransitions#apply} derives the next state.
  */
 public record ClusterState(
     long assignmentVersion,
@@ -18,7 +20,8 @@ public record ClusterState(
     long openEpoch,
     ImmutableSortedMap<Long, EpochRecord> epochs,
     long consistentEpoch,
-    long consistentEpochClosedAtMillis) {
+    long consistentEpochClosedAtMillis,
+    long ctsPeriodMillis) {
 
   /** The state of a cluster that has just been formatted: no members, epoch 1 open. */
   public static final ClusterState EMPTY =
@@ -29,6 +32,7 @@ public record ClusterState(
           ImmutableSortedMap.of(),
           1,
           ImmutableSortedMap.of(),
+          0,
           0,
           0);
 
@@ -57,22 +61,27 @@ public record ClusterState(
 
   ClusterState withMembers(ImmutableSortedMap<String, Member> newMembers) {
     return new ClusterState(assignmentVersion, newMembers, volumes, assignment, openEpoch, epochs,
-        consistentEpoch, consistentEpochClosedAtMillis);
+        consistentEpoch, consistentEpochClosedAtMillis, ctsPeriodMillis);
   }
 
   ClusterState withVolumes(ImmutableSortedMap<String, Volume> newVolumes) {
     return new ClusterState(assignmentVersion, members, newVolumes, assignment, openEpoch, epochs,
-        consistentEpoch, consistentEpochClosedAtMillis);
+        consistentEpoch, consistentEpochClosedAtMillis, ctsPeriodMillis);
   }
 
   ClusterState withAssignment(ImmutableSortedMap<String, VolumeAssignment> newAssignment) {
     return new ClusterState(assignmentVersion + 1, members, volumes, newAssignment, openEpoch,
-        epochs, consistentEpoch, consistentEpochClosedAtMillis);
+        epochs, consistentEpoch, consistentEpochClosedAtMillis, ctsPeriodMillis);
   }
 
   ClusterState withEpochs(long newOpenEpoch, ImmutableSortedMap<Long, EpochRecord> newEpochs,
       long newConsistentEpoch, long newConsistentClosedAt) {
     return new ClusterState(assignmentVersion, members, volumes, assignment, newOpenEpoch,
-        newEpochs, newConsistentEpoch, newConsistentClosedAt);
+        newEpochs, newConsistentEpoch, newConsistentClosedAt, ctsPeriodMillis);
+  }
+
+  ClusterState withCtsPeriodMillis(long newCtsPeriodMillis) {
+    return new ClusterState(assignmentVersion, members, volumes, assignment, openEpoch, epochs,
+        consistentEpoch, consistentEpochClosedAtMillis, newCtsPeriodMillis);
   }
 }

@@ -26,7 +26,8 @@ public final class ClusterStateCodec {
             .setAssignmentVersion(s.assignmentVersion())
             .setOpenEpoch(s.openEpoch())
             .setConsistentEpoch(s.consistentEpoch())
-            .setConsistentEpochClosedAtMillis(s.consistentEpochClosedAtMillis());
+            .setConsistentEpochClosedAtMillis(s.consistentEpochClosedAtMillis())
+            .setCtsPeriodMillis(s.ctsPeriodMillis());
     Map<String, Integer> memberIndex = new HashMap<>();
     for (Member m : s.members().values()) {
       memberIndex.put(m.id(), memberIndex.size() + 1);
@@ -127,7 +128,7 @@ public final class ClusterStateCodec {
     return new ClusterState(p.getAssignmentVersion(), ImmutableSortedMap.copyOfSorted(members),
         ImmutableSortedMap.copyOfSorted(volumes), ImmutableSortedMap.copyOfSorted(assignment),
         p.getOpenEpoch(), ImmutableSortedMap.copyOfSorted(epochs), p.getConsistentEpoch(),
-        p.getConsistentEpochClosedAtMillis());
+        p.getConsistentEpochClosedAtMillis(), p.getCtsPeriodMillis());
   }
 
   /** The assignment as a flat, sorted list of placements (what `ferry admin assignment` shows). */

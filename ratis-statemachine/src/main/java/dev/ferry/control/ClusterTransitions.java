@@ -45,6 +45,11 @@ public final class ClusterTransitions {
   /** Portions need an owner and a mirror on different nodes. */
   public static final int MIN_ACTIVE_FOR_VOLUMES = 2;
 
+  /** The range of an epoch period set for the whole cluster ({@code SetCtsPeriod}), in ms. */
+  public static final long MIN_CTS_PERIOD_MILLIS = 10;
+
+  public static final long MAX_CTS_PERIOD_MILLIS = 60_000;
+
   private ClusterTransitions() {}
 
   public static Outcome apply(ClusterState state, Command command) {
@@ -68,6 +73,7 @@ public final class ClusterTransitions {
       case EPOCH_STAGED -> epochStaged(s, c.getEpochStaged());
       case COMMIT_EPOCH -> commitEpoch(s, c.getCommitEpoch());
       case EPOCH_APPLIED -> epochApplied(s, c.getEpochApplied());
+      case SET_CTS_PERIOD -> setCtsPeriod(s, c.getSetCtsPeriod().getPeriodMillis());
       case KIND_NOT_SET -> throw invalid("empty command");
     };
   }
@@ -392,6 +398,17 @@ public final class ClusterTransitions {
       closedAt = first.closedAtMillis();
     }
     return s.withEpochs(s.openEpoch(), ImmutableSortedMap.copyOfSorted(left), consistent, closedAt);
+  }
+
+  // ---- epoch period ----
+
+  /** 0 drops the cluster-wide period: every node goes back to its own {@code cts.period}. */
+  private static ClusterState setCtsPeriod(ClusterState s, long millis) {
+    if (millis != 0 && (millis < MIN_CTS_PERIOD_MILLIS || millis > MAX_CTS_PERIOD_MILLIS)) {
+      throw invalid("cts period must be between " + MIN_CTS_PERIOD_MILLIS + " and "
+          + MAX_CTS_PERIOD_MILLIS + " ms (or 0: each node's cts.period), got " + millis + " ms");
+    }
+    return s.withCtsPeriodMillis(millis);
   }
 
   // ---- helpers ----

@@ -7,6 +7,7 @@ import dev.ferry.proto.control.Command;
 import dev.ferry.proto.control.EpochState;
 import dev.ferry.proto.control.MemberState;
 import dev.ferry.proto.control.PortionPlacement;
+import dev.ferry.proto.control.RejectCode;
 import dev.ferry.proto.control.Watermark;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -75,6 +76,9 @@ class ClusterStatePropertiesTest {
 
   record ApplyFirst() implements Op {}
 
+  /** SetCtsPeriod with this many ms: in range, 0 (back to the config) or out of range. */
+  record SetPeriod(long millis) implements Op {}
+
   private static Arbitrary<Integer> ids(int bound) {
     return Arbitraries.integers().between(0, bound - 1);
   }
@@ -120,6 +124,18 @@ class ClusterStatePropertiesTest {
         Tuple.of(2, Arbitraries.just(new ApplyFirst())));
   }
 
+  private static Arbitrary<Op> setPeriod() {
+    return Arbitraries.frequencyOf(
+        Tuple.of(4, Arbitraries.longs().between(ClusterTransitions.MIN_CTS_PERIOD_MILLIS,
+            ClusterTransitions.MAX_CTS_PERIOD_MILLIS)),
+        Tuple.of(2, Arbitraries.just(0L)),
+        Tuple.of(1, Arbitraries.longs().between(Long.MIN_VALUE, -1)),
+        Tuple.of(1, Arbitraries.longs().between(1, ClusterTransitions.MIN_CTS_PERIOD_MILLIS - 1)),
+        Tuple.of(1, Arbitraries.longs().between(ClusterTransitions.MAX_CTS_PERIOD_MILLIS + 1,
+            Long.MAX_VALUE)))
+        .map(SetPeriod::new);
+  }
+
   @Provide
   Arbitrary<List<Op>> anyOps() {
     Arbitrary<Op> op = Arbitraries.frequencyOf(
@@ -132,7 +148,8 @@ class ClusterStatePropertiesTest {
         Tuple.of(6, create()),
         Tuple.of(2, ids(VOLUME_NAMES + 1).map(Delete::new)),
         Tuple.of(3, badReassign()),
-        Tuple.of(3, epochOps()));
+        Tuple.of(3, epochOps()),
+        Tuple.of(1, setPeriod()));
     return op.list().ofMinSize(4).ofMaxSize(40).withSizeDistribution(RandomDistribution.uniform());
   }
 
@@ -238,6 +255,20 @@ class ClusterStatePropertiesTest {
       }
       if (op instanceof BadReassign) {
         assertThat(o.accepted()).as("invalid reassignment %s was accepted", c).isFalse();
+      }
+      if (op instanceof SetPeriod p) {
+        long millis = p.millis();
+        boolean valid = millis == 0 || (millis >= ClusterTransitions.MIN_CTS_PERIOD_MILLIS
+            && millis <= ClusterTransitions.MAX_CTS_PERIOD_MILLIS);
+        assertThat(o.accepted()).as("%s: %s", c, describe(o)).isEqualTo(valid);
+        if (valid) {
+          assertThat(o.state().ctsPeriodMillis()).isEqualTo(millis);
+        } else {
+          assertThat(((Outcome.Rejected) o).code()).isEqualTo(RejectCode.INVALID);
+        }
+      } else {
+        assertThat(o.state().ctsPeriodMillis()).as("cts period after %s", c)
+            .isEqualTo(before.ctsPeriodMillis());
       }
       if ((op instanceof ActivateOne || op instanceof ActivateAll)
           && c.getReassignPortions().getActivateCount() > 0) {
@@ -395,6 +426,8 @@ class ClusterStatePropertiesTest {
         }
       }
       return Cmds.epochApplied(s.openEpoch(), "nobody:1");
+    } else if (op instanceof SetPeriod p) {
+      return Cmds.setCtsPeriod(p.millis());
     }
     throw new IllegalArgumentException("unknown op " + op);
   }

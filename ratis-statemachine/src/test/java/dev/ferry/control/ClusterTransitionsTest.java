@@ -16,6 +16,7 @@ import static dev.ferry.control.Cmds.placement;
 import static dev.ferry.control.Cmds.reassign;
 import static dev.ferry.control.Cmds.register;
 import static dev.ferry.control.Cmds.remove;
+import static dev.ferry.control.Cmds.setCtsPeriod;
 import static dev.ferry.control.Cmds.watermark;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -608,6 +609,36 @@ class ClusterTransitionsTest {
       s = accept(s, epochStaged(1, List.of(new Portion("v", 0))));
       s = accept(s, commitEpoch(1));
       reject(s, epochApplied(1, "other:9000"), RejectCode.INVALID, "has nothing to apply");
+    }
+  }
+
+  @Nested
+  class CtsPeriod {
+    @Test
+    void aPeriodInRangeIsSetAndChangesNothingElse() {
+      ClusterState before = withVolume(2, "v", 4, "");
+      assertThat(before.ctsPeriodMillis()).as("not set: every node uses its config").isZero();
+      ClusterState s = accept(before, setCtsPeriod(100));
+      assertThat(s.ctsPeriodMillis()).isEqualTo(100);
+      assertThat(s.withCtsPeriodMillis(0)).isEqualTo(before);
+      assertThat(accept(s, setCtsPeriod(10)).ctsPeriodMillis()).isEqualTo(10);
+      assertThat(accept(s, setCtsPeriod(60_000)).ctsPeriodMillis()).isEqualTo(60_000);
+    }
+
+    @Test
+    void zeroResetsToEachNodesConfig() {
+      ClusterState s = accept(activeCluster(2), setCtsPeriod(1_000));
+      assertThat(accept(s, setCtsPeriod(0)).ctsPeriodMillis()).isZero();
+    }
+
+    @Test
+    void aPeriodOutOfRangeIsInvalid() {
+      ClusterState s = accept(activeCluster(2), setCtsPeriod(500));
+      reject(s, setCtsPeriod(9), RejectCode.INVALID,
+          "cts period must be between 10 and 60000 ms (or 0: each node's cts.period), got 9 ms");
+      reject(s, setCtsPeriod(60_001), RejectCode.INVALID, "got 60001 ms");
+      reject(s, setCtsPeriod(-250), RejectCode.INVALID, "got -250 ms");
+      reject(s, setCtsPeriod(Long.MAX_VALUE), RejectCode.INVALID, "got " + Long.MAX_VALUE);
     }
   }
 }

@@ -16,6 +16,7 @@ import dev.ferry.proto.control.PortionRef;
 import dev.ferry.proto.control.ReassignPortions;
 import dev.ferry.proto.control.RegisterMember;
 import dev.ferry.proto.control.Remove;
+import dev.ferry.proto.control.SetCtsPeriod;
 import dev.ferry.proto.control.Watermark;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -136,6 +137,12 @@ public final class Cmds {
   public static Command epochApplied(long epoch, String secondary) {
     return Command.newBuilder()
         .setEpochApplied(EpochApplied.newBuilder().setEpoch(epoch).setSecondary(secondary))
+        .build();
+  }
+
+  public static Command setCtsPeriod(long periodMillis) {
+    return Command.newBuilder()
+        .setSetCtsPeriod(SetCtsPeriod.newBuilder().setPeriodMillis(periodMillis))
         .build();
   }
 

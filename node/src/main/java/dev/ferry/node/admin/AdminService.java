@@ -22,6 +22,7 @@ import dev.ferry.proto.admin.ListVolumesReply;
 import dev.ferry.proto.admin.ListVolumesRequest;
 import dev.ferry.proto.admin.MemberRequest;
 import dev.ferry.proto.admin.RaftPeerInfo;
+import dev.ferry.proto.admin.SetCtsPeriodRequest;
 import dev.ferry.proto.admin.StatusReply;
 import dev.ferry.proto.admin.StatusRequest;
 import dev.ferry.proto.control.ClusterStateSnapshot;
@@ -31,6 +32,7 @@ import dev.ferry.proto.control.CreateVolume;
 import dev.ferry.proto.control.DeleteVolume;
 import dev.ferry.proto.control.Drain;
 import dev.ferry.proto.control.Remove;
+import dev.ferry.proto.control.SetCtsPeriod;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
@@ -160,6 +162,12 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
   @Override
   public void removeMember(MemberRequest r, StreamObserver<CommandReply> out) {
     submit(Command.newBuilder().setRemove(Remove.newBuilder().setId(r.getId())).build(), out);
+  }
+
+  @Override
+  public void setCtsPeriod(SetCtsPeriodRequest r, StreamObserver<CommandReply> out) {
+    submit(Command.newBuilder().setSetCtsPeriod(SetCtsPeriod.newBuilder()
+        .setPeriodMillis(r.getPeriodMillis())).build(), out);
   }
 
   @Override

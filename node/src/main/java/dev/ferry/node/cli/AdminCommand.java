@@ -9,12 +9,14 @@ import dev.ferry.proto.control.Member;
 import dev.ferry.proto.control.PortionPlacement;
 import dev.ferry.proto.control.Volume;
 import java.io.PrintWriter;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -30,7 +32,8 @@ import picocli.CommandLine.Spec;
       AdminCommand.VolumeCmd.class,
       AdminCommand.AssignmentCmd.class,
       AdminCommand.MemberCmd.class,
-      EpochsCommand.class
+      EpochsCommand.class,
+      AdminCommand.CtsPeriodCmd.class
     })
 final class AdminCommand {
   @Option(names = "--cluster", required = true, paramLabel = "HOST:PORT[,HOST:PORT...]",
@@ -296,6 +299,60 @@ final class AdminCommand {
           c.removeMember(id);
           return "member " + id + " is REMOVED";
         });
+      }
+    }
+  }
+
+  @Command(name = "cts-period", mixinStandardHelpOptions = true,
+      description = "Set the epoch period of the whole cluster; it survives leader changes and "
+          + "restarts. Prints the period the leader now runs at.")
+  static final class CtsPeriodCmd implements Callable<Integer> {
+    @ParentCommand AdminCommand admin;
+    @Spec CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "DURATION", converter = CtsPeriodConverter.class,
+        description = "10ms to 60s, e.g. 100ms or 1s; 'default' goes back to each node's cts.period")
+    long periodMillis;
+
+    @Option(names = "--json", description = "print {\"ctsPeriodMillis\": N}")
+    boolean json;
+
+    @Override
+    public Integer call() {
+      try (AdminClient c = admin.client()) {
+        c.setCtsPeriod(periodMillis);
+        long effective = EpochsCommand.fromLeader(c).getCtsPeriodMillis();
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+          out.println(Json.GSON.toJson(Map.of("ctsPeriodMillis", effective)));
+        } else {
+          out.printf("epoch period %d ms (%s)%n", effective,
+              periodMillis == 0 ? "each node's cts.period" : "cluster-wide");
+        }
+        out.flush();
+        return 0;
+      }
+    }
+  }
+
+  /** A period in whole milliseconds ({@code 100ms}, {@code 1s}), or {@code default} as 0. */
+  static final class CtsPeriodConverter implements CommandLine.ITypeConverter<Long> {
+    @Override
+    public Long convert(String value) {
+      if (value.equalsIgnoreCase("default")) {
+        return 0L;
+      }
+      try {
+        Duration d = Units.parseDuration(value);
+        if (d.isZero() || d.toNanosPart() % 1_000_000 != 0) {
+          throw new CommandLine.TypeConversionException("'" + value + "' is not a period: use a "
+              + "positive whole number of milliseconds, e.g. 100ms or 1s; or 'default'");
+        }
+        return d.toMillis();
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.TypeConversionException(e.getMessage() + "; or 'default'");
+      } catch (ArithmeticException e) {
+        throw new CommandLine.TypeConversionException("'" + value + "' is too long a period");
       }
     }
   }

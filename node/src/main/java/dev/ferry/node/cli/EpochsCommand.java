@@ -28,22 +28,28 @@ final class EpochsCommand implements Callable<Integer> {
   @Option(names = "--json", description = "print one JSON object")
   boolean json;
 
+  /**
+   * The Epochs reply of the leader when it is known (the pause figures live there, and its
+   * period is the one the barrier runs at), else of any node.
+   */
+  static EpochsReply fromLeader(AdminClient c) {
+    StatusReply s = c.status();
+    String leaderAddress = s.getMembersList().stream().filter(m -> m.getId().equals(s.getLeader()))
+        .map(m -> m.getAddress()).findFirst().orElse(null);
+    if (leaderAddress == null) {
+      return c.epochs();
+    }
+    try (AdminClient leader = new AdminClient(List.of(HostAndPort.fromString(leaderAddress)),
+        Duration.ofSeconds(5))) {
+      return leader.epochs();
+    }
+  }
+
   @Override
   public Integer call() {
     EpochsReply e;
     try (AdminClient c = admin.client()) {
-      // the pause figures live on the leader: ask it when it is known
-      StatusReply s = c.status();
-      String leaderAddress = s.getMembersList().stream().filter(m -> m.getId().equals(s.getLeader()))
-          .map(m -> m.getAddress()).findFirst().orElse(null);
-      if (leaderAddress != null) {
-        try (AdminClient leader = new AdminClient(List.of(HostAndPort.fromString(leaderAddress)),
-            Duration.ofSeconds(5))) {
-          e = leader.epochs();
-        }
-      } else {
-        e = c.epochs();
-      }
+      e = fromLeader(c);
     }
     PrintWriter out = spec.commandLine().getOut();
     if (json) {

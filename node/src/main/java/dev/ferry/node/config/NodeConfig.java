@@ -67,7 +67,8 @@ public record NodeConfig(
           .put("volume.default.region.size", new String[] {"64MiB",
               "region (portion) size of volumes created without --region-size"})
           .put("cts.period", new String[] {"250ms",
-              "length of an epoch (consistent transaction set): how often the leader runs the barrier"})
+              "length of an epoch (consistent transaction set): how often the leader runs the barrier;"
+                  + " a period set with 'ferry admin cts-period' wins over it cluster-wide"})
           .put("data.durability", new String[] {"durable",
               "durable: both copies fsync'd before the ack (group commit); mirrored: both written, not fsync'd"})
           .put("journal.dir", new String[] {"${node.dir}/journal", "the journal's directory"})

@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -26,7 +27,7 @@ import org.apache.logging.log4j.Logger;
  * first, so a new leader resumes from the replicated state alone.
  *
  * <p>It folds JOINING members into the assignment, keeps the assignment balanced, and runs the
- * epoch barrier ({@link EpochBarrier}) every {@code cts.period}, and commits and applies closed
+ * epoch barrier ({@link EpochBarrier}) every {@link #ctsPeriod()}, and commits and applies closed
  * epochs ({@link EpochCommitter}) whenever the replicated state moves; failure handling comes
  * next.
  *
@@ -53,7 +54,7 @@ public final class Coordinator implements AutoCloseable {
       });
   /** A pass of the committer is queued and has not started: state changes need not queue more. */
   private final AtomicBoolean commitQueued = new AtomicBoolean();
-  private final Duration ctsPeriod;
+  private final Duration ctsPeriod; // this node's cts.period: used while the state sets none
   private final EpochBarrier barrier;
   private final EpochCommitter committer;
   private final EpochStats stats = new EpochStats();
@@ -73,8 +74,13 @@ public final class Coordinator implements AutoCloseable {
     return stats;
   }
 
+  /**
+   * The effective epoch period: the cluster-wide one from the replicated state if one was set
+   * ({@code ferry admin cts-period}), else this node's {@code cts.period}.
+   */
   public Duration ctsPeriod() {
-    return ctsPeriod;
+    long millis = raft.state().ctsPeriodMillis();
+    return millis == 0 ? ctsPeriod : Duration.ofMillis(millis);
   }
 
   public boolean active() {
@@ -83,8 +89,7 @@ public final class Coordinator implements AutoCloseable {
 
   public void start() {
     thread.scheduleWithFixedDelay(this::tickSafely, 0, tick.toMillis(), TimeUnit.MILLISECONDS);
-    thread.scheduleWithFixedDelay(this::barrierSafely, ctsPeriod.toMillis(), ctsPeriod.toMillis(),
-        TimeUnit.MILLISECONDS);
+    scheduleBarrier();
     // every applied state may stage or commit an epoch; the period is the retry for failures
     raft.stateMachine().addListener(state -> queueCommit());
     commitThread.scheduleWithFixedDelay(this::queueCommit, ctsPeriod.toMillis(), ctsPeriod.toMillis(),
@@ -108,6 +113,15 @@ public final class Coordinator implements AutoCloseable {
     }
   }
 
+  /** Arms one barrier round after the effective period as it is now; each round arms the next. */
+  private void scheduleBarrier() {
+    try {
+      thread.schedule(this::barrierSafely, ctsPeriod().toMillis(), TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      // closed: no more rounds
+    }
+  }
+
   private void barrierSafely() {
     try {
       if (raft.isReadyLeader()) {
@@ -115,6 +129,8 @@ public final class Coordinator implements AutoCloseable {
       }
     } catch (RuntimeException e) {
       LOG.warn("epoch barrier failed; retrying next period", e);
+    } finally {
+      scheduleBarrier();
     }
   }
 

@@ -114,6 +114,41 @@ class AdminServiceTest {
   }
 
   @Test
+  void aCtsPeriodOutOfRangeIsAnInvalidArgument() {
+    assertRejected(c -> c.setCtsPeriod(5), Status.Code.INVALID_ARGUMENT,
+        "cts period must be between 10 and 60000 ms (or 0: each node's cts.period), got 5 ms");
+    assertRejected(c -> c.setCtsPeriod(60_001), Status.Code.INVALID_ARGUMENT,
+        "cts period must be between 10 and 60000 ms (or 0: each node's cts.period), got 60001 ms");
+  }
+
+  @Test
+  void theCtsPeriodIsSetForTheWholeClusterAndResetToEachNodesConfig() {
+    try (AdminClient c = cluster.client()) {
+      try {
+        assertThat(c.setCtsPeriod(100).getLogIndex()).isPositive();
+        // read-your-writes on the node that answered: its effective period is the new one
+        assertThat(c.epochs().getCtsPeriodMillis()).isEqualTo(100);
+        awaitCtsPeriodOnEveryNode(c, 100, 100);
+      } finally {
+        c.setCtsPeriod(0);
+      }
+      assertThat(c.epochs().getCtsPeriodMillis()).as("back to cts.period").isEqualTo(250);
+      awaitCtsPeriodOnEveryNode(c, 0, 250);
+    }
+  }
+
+  /** Every node has applied {@code stateMillis} and its Epochs reply shows {@code effective}. */
+  private void awaitCtsPeriodOnEveryNode(AdminClient c, long stateMillis, long effective) {
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+      for (int i = 0; i < cluster.nodes.size(); i++) {
+        assertThat(c.clusterStateOf(i).getCtsPeriodMillis()).as("node %d", i)
+            .isEqualTo(stateMillis);
+        assertThat(c.epochsOf(i).getCtsPeriodMillis()).as("node %d", i).isEqualTo(effective);
+      }
+    });
+  }
+
+  @Test
   void everyNodeConvergesOnTheSameStateBytes() {
     try (AdminClient c = cluster.client()) {
       c.createVolume("converge", 512L << 20, 64L << 20, "");

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -11,7 +12,7 @@ import picocli.CommandLine;
 class FerryCliTest {
   record Run(int exit, String out, String err) {}
 
-  private static Run run(String... args) {
+  static Run run(String... args) {
     CommandLine cl = FerryCli.commandLine();
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
@@ -36,6 +37,26 @@ class FerryCliTest {
     Run negative = run("admin", "--cluster", "127.0.0.1:1", "volume", "create", "v", "--size", "-1GiB");
     assertThat(negative.exit()).isEqualTo(FerryCli.FAILED);
     assertThat(negative.err()).contains("--size must be positive");
+  }
+
+  @Test
+  void aCtsPeriodThatIsNotAPositiveWholeNumberOfMillisecondsIsAUsageError() {
+    for (String bad : List.of("fast", "100", "0ms", "1500us")) {
+      Run r = run("admin", "--cluster", "127.0.0.1:1", "cts-period", bad);
+      assertThat(r.exit()).as(bad).isEqualTo(2);
+      assertThat(r.err().strip()).as(bad).startsWith("ferry: ").contains("'" + bad + "'")
+          .contains("or 'default'").doesNotContain("\n");
+      assertThat(r.out()).isEmpty();
+    }
+  }
+
+  @Test
+  void ctsPeriodTakesDefaultAndDurationsThenAsksTheCluster() {
+    for (String ok : List.of("default", "DEFAULT", "100ms", "2s", "1m")) {
+      Run r = run("admin", "--cluster", "127.0.0.1:1", "--timeout", "2s", "cts-period", ok, "--json");
+      assertThat(r.exit()).as(ok).isEqualTo(FerryCli.FAILED);
+      assertThat(r.err()).as(ok).contains("(UNAVAILABLE)");
+    }
   }
 
   @Test

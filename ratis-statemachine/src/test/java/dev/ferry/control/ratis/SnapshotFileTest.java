@@ -11,6 +11,7 @@ import static dev.ferry.control.Cmds.epochStaged;
 import static dev.ferry.control.Cmds.markFailed;
 import static dev.ferry.control.Cmds.register;
 import static dev.ferry.control.Cmds.remove;
+import static dev.ferry.control.Cmds.setCtsPeriod;
 import static dev.ferry.control.Cmds.watermark;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -36,7 +37,7 @@ class SnapshotFileTest {
 
   /**
    * Members JOINING, ACTIVE, FAILED and REMOVED; two volumes; a consistent epoch; one epoch
-   * committed but not applied at its secondary and one half staged.
+   * committed but not applied at its secondary and one half staged; a cluster-wide epoch period.
    */
   private static ClusterState richState() {
     ClusterState s = activeCluster(4);
@@ -56,7 +57,9 @@ class SnapshotFileTest {
     s = accept(s, markFailed("n2"));
     s = accept(s, drain("n4"));
     s = accept(s, remove("n4"));
+    s = accept(s, setCtsPeriod(100));
     assertThat(s.consistentEpoch()).isEqualTo(1);
+    assertThat(s.ctsPeriodMillis()).isEqualTo(100);
     assertThat(s.epochs()).containsOnlyKeys(2L, 3L);
     return s;
   }
