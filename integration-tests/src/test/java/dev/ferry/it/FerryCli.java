@@ -69,6 +69,23 @@ final class FerryCli {
     }
   }
 
+  /**
+   * Starts ferry load --dependent (4 KiB writes, 8 chains, --ledger, --json) in the background:
+   * the primary that runs through an IT's event.
+   */
+  static java.util.concurrent.CompletableFuture<Result> dependentLoad(String cluster,
+      String volumes, int seconds, Path ledger) {
+    return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+      try {
+        return run("load", "--cluster", cluster, "--volumes", volumes, "--size", "4KiB",
+            "--seconds", String.valueOf(seconds), "--inflight", "8", "--dependent", "--ledger",
+            ledger.toString(), "--json");
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    });
+  }
+
   /** Waits until the cluster's secondary has applied {@code epoch} (the cluster drained). */
   static void awaitApplied(String cluster, long epoch) {
     org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(90))

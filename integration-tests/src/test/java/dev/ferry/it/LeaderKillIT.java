@@ -72,14 +72,7 @@ class LeaderKillIT extends WithReplicatedCluster {
   @Test
   void epochsKeepClosingAndApplyingOnceWhenTheLeaderDiesInFreezeAndInCommitEpoch() throws Exception {
     Path ledger = dir.resolve("ledger.csv");
-    CompletableFuture<FerryCli.Result> load = CompletableFuture.supplyAsync(() -> {
-      try {
-        return FerryCli.run("load", "--cluster", cluster, "--volumes", "k1,k2", "--size", "4KiB",
-            "--seconds", "50", "--inflight", "8", "--dependent", "--ledger", ledger.toString(), "--json");
-      } catch (Exception e) {
-        throw new IllegalStateException(e);
-      }
-    });
+    CompletableFuture<FerryCli.Result> load = FerryCli.dependentLoad(cluster, "k1,k2", 50, ledger);
     for (String step : new String[] {"freeze", "commit"}) {
       Path marker = markers.resolve(step);
       // the node that writes the marker halts right after it

@@ -58,14 +58,7 @@ class SecondaryCrashIT extends WithReplicatedCluster {
             "-Xmx1g -XX:+UseSerialGC -Dferry.secondary.haltAfterUpdates=" + haltEpoch + ":1"),
         "cluster", "start", "--dir", dir.toString(), "--node", "secondary").assertOk();
     long pid = secondaryPid();
-    CompletableFuture<FerryCli.Result> load = CompletableFuture.supplyAsync(() -> {
-      try {
-        return FerryCli.run("load", "--cluster", cluster, "--volumes", "c1,c2", "--size", "4KiB",
-            "--seconds", "40", "--inflight", "8", "--dependent", "--ledger", ledger.toString(), "--json");
-      } catch (Exception e) {
-        throw new IllegalStateException(e);
-      }
-    });
+    CompletableFuture<FerryCli.Result> load = FerryCli.dependentLoad(cluster, "c1,c2", 40, ledger);
     // the halt hook stops the secondary in the middle of applying that epoch
     await().atMost(Duration.ofSeconds(60)).until(() -> ProcessHandle.of(pid).isEmpty()
         || !ProcessHandle.of(pid).get().isAlive());

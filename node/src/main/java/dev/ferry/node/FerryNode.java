@@ -212,6 +212,11 @@ public final class FerryNode implements AutoCloseable {
     return raft;
   }
 
+  /** This node's member id. */
+  public String id() {
+    return config.id();
+  }
+
   public HostAndPort listenAddress() {
     return config.listen();
   }

@@ -139,7 +139,9 @@ public final class ClusterTransitions {
       throw conflict("draining " + id + " would leave " + activeAfter
           + " active member(s); every portion needs an owner and a mirror");
     }
-    return rebalance(s.withMembers(put(s.members(), m.withState(MemberState.DRAINING))));
+    // its portions move at the next epoch end, with the CloseEpoch (claims 10, 11): moving
+    // them now would change owners inside an epoch
+    return s.withMembers(put(s.members(), m.withState(MemberState.DRAINING)));
   }
 
   private static ClusterState remove(ClusterState s, String id) {
@@ -149,6 +151,11 @@ public final class ClusterTransitions {
     }
     if (m.state() == MemberState.REMOVED) {
       throw conflict("member " + id + " is already REMOVED");
+    }
+    long holds = s.assignment().values().stream().mapToLong(a -> a.placementsOf(id)).sum();
+    if (holds > 0) {
+      throw conflict("member " + id + " still holds " + holds + " placement(s); a DRAINING"
+          + " member gives them away at the next epoch end");
     }
     return s.withMembers(put(s.members(), m.withState(MemberState.REMOVED)));
   }

@@ -41,6 +41,15 @@ public final class VolumeAssignment {
   }
 
   /** Returns a copy with the given regions' placements replaced. */
+  /** How many portions {@code member} owns plus how many it mirrors. */
+  public long placementsOf(String member) {
+    long n = 0;
+    for (int r = 0; r < regions(); r++) {
+      n += (member.equals(owner(r)) ? 1 : 0) + (member.equals(mirror(r)) ? 1 : 0);
+    }
+    return n;
+  }
+
   public VolumeAssignment with(Map<Integer, String[]> ownerAndMirrorByRegion) {
     String[] o = owners.clone();
     String[] m = mirrors.clone();

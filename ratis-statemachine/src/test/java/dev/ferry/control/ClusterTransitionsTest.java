@@ -262,12 +262,18 @@ class ClusterTransitionsTest {
     }
 
     @Test
-    void drainMovesEverythingOffTheMember() {
+    void drainMovesNothingItselfAndThePlanAtTheNextEpochEndMovesEverythingOff() {
       ClusterState s = withVolume(3, "v", 7, "");
-      ClusterState after = accept(s, drain("n1"));
-      assertThat(after.members().get("n1").state()).isEqualTo(MemberState.DRAINING);
+      ClusterState draining = accept(s, drain("n1"));
+      assertThat(draining.members().get("n1").state()).isEqualTo(MemberState.DRAINING);
+      // owners change only at epoch ends: the drain itself leaves the portions where they are
+      assertThat(draining.assignment()).isEqualTo(s.assignment());
+      reject(draining, remove("n1"), RejectCode.CONFLICT, "still holds");
+      ClusterState after = accept(draining, Cmds.activate(draining, List.of()));
       assertThat(owned(after, "n1")).isZero();
       assertThat(mirrored(after, "n1")).isZero();
+      assertThat(accept(after, remove("n1")).members().get("n1").state())
+          .isEqualTo(MemberState.REMOVED);
     }
 
     @Test

@@ -1,17 +1,13 @@
 package dev.ferry.node.coordinator;
 
-import dev.ferry.control.AssignmentPolicy;
 import dev.ferry.control.ClusterState;
 import dev.ferry.control.Member;
-import dev.ferry.node.raft.CommandRejectedException;
 import dev.ferry.node.raft.RaftNode;
 import dev.ferry.proto.control.Command;
 import dev.ferry.proto.control.MemberState;
-import dev.ferry.proto.control.PortionPlacement;
 import dev.ferry.proto.control.ReassignPortions;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -26,12 +22,12 @@ import org.apache.logging.log4j.Logger;
  * follows leadership changes by checking on every tick. Everything it decides goes through Raft
  * first, so a new leader resumes from the replicated state alone.
  *
- * <p>It folds JOINING members into the assignment, keeps the assignment balanced, and runs the
- * epoch barrier ({@link EpochBarrier}) every {@link #ctsPeriod()}, and commits and applies closed
- * epochs ({@link EpochCommitter}) whenever the replicated state moves; failure handling comes
- * next.
+ * <p>It runs the epoch barrier ({@link EpochBarrier}) every {@link #ctsPeriod()}, which also
+ * folds JOINING members into the assignment, moves DRAINING members' portions away and keeps
+ * the assignment balanced, all at epoch ends; and it commits and applies closed epochs
+ * ({@link EpochCommitter}) whenever the replicated state moves. Failure handling comes next.
  *
- * <p>Threading: the assignment ticks and the barrier run on the "ferry-coordinator" thread,
+ * <p>Threading: the leadership ticks and the barrier run on the "ferry-coordinator" thread,
  * the committer on the "ferry-epoch-commit" thread; each owns its component.
  */
 public final class Coordinator implements AutoCloseable {
@@ -148,34 +144,32 @@ public final class Coordinator implements AutoCloseable {
       active = leader;
       LOG.info(leader ? "coordinator active: this node leads" : "coordinator idle: not the leader");
     }
-    if (!leader) {
-      return;
+    if (leader) {
+      activateJoinersOfAnEmptyCluster();
     }
+  }
+
+  /**
+   * Without volumes there is nothing to move, so JOINING members become ACTIVE at once instead
+   * of at the next epoch end (a new cluster forms faster). With volumes, the barrier does it.
+   */
+  private void activateJoinersOfAnEmptyCluster() {
     ClusterState s = raft.state();
     List<String> joining = s.members().values().stream()
         .filter(m -> m.state() == MemberState.JOINING).map(Member::id).toList();
-    List<PortionPlacement> changes = AssignmentPolicy.plan(s, joining);
-    if (joining.isEmpty() && changes.isEmpty()) {
+    if (joining.isEmpty() || !s.volumes().isEmpty()) {
       return;
     }
     Command command = Command.newBuilder().setReassignPortions(ReassignPortions.newBuilder()
-        .setBaseVersion(s.assignmentVersion()).addAllActivate(joining).addAllChanges(changes))
-        .build();
+        .setBaseVersion(s.assignmentVersion()).addAllActivate(joining)).build();
     try {
-      var result = raft.submit(command).get(5, TimeUnit.SECONDS);
-      LOG.info("assignment version {}: activated {}, moved {} placements",
-          result.getAssignmentVersion(), joining, changes.size());
+      raft.submit(command).get(5, TimeUnit.SECONDS);
+      LOG.info("activated {} (no volumes yet)", joining);
     } catch (java.util.concurrent.ExecutionException e) {
-      Throwable cause = e.getCause() instanceof CompletionException c && c.getCause() != null
-          ? c.getCause() : e.getCause();
-      if (cause instanceof CommandRejectedException r) {
-        // e.g. the version moved under us: plan again on the next tick from the new state
-        LOG.info("reassignment not applied: {}", r.getMessage());
-      } else {
-        LOG.warn("reassignment failed: {}", String.valueOf(cause));
-      }
+      // e.g. a volume was created meanwhile: the barrier activates them at the next epoch end
+      LOG.info("activation of {} not applied: {}", joining, String.valueOf(e.getCause()));
     } catch (TimeoutException e) {
-      LOG.warn("reassignment did not complete within 5 s; retrying next tick");
+      LOG.warn("activation of {} did not complete within 5 s; retrying next tick", joining);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }

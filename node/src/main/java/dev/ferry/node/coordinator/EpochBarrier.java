@@ -2,6 +2,7 @@ package dev.ferry.node.coordinator;
 
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.protobuf.ByteString;
+import dev.ferry.control.AssignmentPolicy;
 import dev.ferry.control.ClusterState;
 import dev.ferry.control.Member;
 import dev.ferry.control.Portion;
@@ -12,6 +13,9 @@ import dev.ferry.proto.admin.EpochSize;
 import dev.ferry.proto.control.CloseEpoch;
 import dev.ferry.proto.control.Command;
 import dev.ferry.proto.control.MemberState;
+import dev.ferry.proto.control.PortionPlacement;
+import dev.ferry.proto.control.PortionRef;
+import dev.ferry.proto.control.ReassignPortions;
 import dev.ferry.proto.control.RejectCode;
 import dev.ferry.proto.control.Watermark;
 import dev.ferry.proto.peer.FreezeRequest;
@@ -73,15 +77,45 @@ final class EpochBarrier implements AutoCloseable {
             || m.state() == MemberState.DRAINING)
         .toList();
     if (!members.isEmpty()) {
-      closeEpoch(s.openEpoch(), members);
+      closeEpoch(s.openEpoch(), members, plannedChange(s));
     }
   }
 
-  private void closeEpoch(long epoch, List<Member> members) {
+  /**
+   * The assignment change that rides on this close (claims 10, 11): JOINING members become
+   * ACTIVE and take their share, DRAINING members give theirs away, the rest is rebalanced.
+   * Null when nothing changes.
+   */
+  private static ReassignPortions plannedChange(ClusterState s) {
+    List<String> joining = s.members().values().stream()
+        .filter(m -> m.state() == MemberState.JOINING).map(Member::id).toList();
+    List<PortionPlacement> changes = AssignmentPolicy.plan(s, joining);
+    if (joining.isEmpty() && changes.isEmpty()) {
+      return null;
+    }
+    return ReassignPortions.newBuilder().setBaseVersion(s.assignmentVersion())
+        .addAllActivate(joining).addAllChanges(changes).build();
+  }
+
+  /** The portions whose owner the change moves: their writes wait for the close. */
+  private static List<PortionRef> moving(ClusterState s, ReassignPortions change) {
+    List<PortionRef> out = new ArrayList<>();
+    if (change != null) {
+      for (PortionPlacement p : change.getChangesList()) {
+        if (!p.getOwner().equals(s.assignment().get(p.getVolume()).owner((int) p.getRegion()))) {
+          out.add(PortionRef.newBuilder().setVolume(p.getVolume()).setRegion(p.getRegion()).build());
+        }
+      }
+    }
+    return out;
+  }
+
+  private void closeEpoch(long epoch, List<Member> members, ReassignPortions change) {
     // the cut: everything acknowledged before this moment is in this epoch or an earlier one
     long closedAt = clock.millis();
     long start = System.nanoTime();
-    FreezeRequest freeze = FreezeRequest.newBuilder().setEpoch(epoch).build();
+    FreezeRequest freeze = FreezeRequest.newBuilder().setEpoch(epoch)
+        .addAllMoving(moving(raft.state(), change)).build();
     if (askAll(members, "freeze", epoch, FREEZE_DEADLINE, peer -> peer.freeze(freeze)) == null) {
       // a member that cannot be frozen stops the barrier: releasing acks of the next epoch
       // while it may still number updates in this one would break dependent-write order
@@ -103,27 +137,51 @@ final class EpochBarrier implements AutoCloseable {
     List<Watermark> marks = new ArrayList<>();
     sealed.forEach(r -> marks.addAll(r.getWatermarksList()));
     List<Watermark> merged = merge(raft.state(), marks);
-    Command close = Command.newBuilder().setCloseEpoch(CloseEpoch.newBuilder().setEpoch(epoch)
-        .setClosedAtMillis(closedAt).addAllWatermarks(merged)).build();
-    try {
-      raft.submit(close).get(RAFT_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (ExecutionException e) {
-      Throwable cause = e.getCause();
-      if (!(cause instanceof CommandRejectedException r && r.code() == RejectCode.CONFLICT)) {
-        LOG.warn("epoch {}: CloseEpoch failed: {}", epoch, String.valueOf(cause));
-      }
-      return; // CONFLICT: closed already, by an earlier leader
-    } catch (TimeoutException e) {
-      LOG.warn("epoch {}: CloseEpoch not committed within {}", epoch, RAFT_DEADLINE);
-      return;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return;
+    CloseEpoch.Builder close = CloseEpoch.newBuilder().setEpoch(epoch).setClosedAtMillis(closedAt)
+        .addAllWatermarks(merged);
+    if (change != null) {
+      close.setNextAssignment(change);
+    }
+    boolean closed = submitClose(close);
+    if (!closed && change != null && raft.state().openEpoch() == epoch) {
+      // the change was refused (the assignment moved since it was planned): close without it;
+      // the moving portions' writes then go on by the unchanged assignment
+      LOG.info("epoch {}: closing without the planned assignment change", epoch);
+      change = null;
+      closed = submitClose(close.clearNextAssignment());
+    }
+    if (!closed) {
+      return; // still open: the next period tries again (or an earlier leader closed it)
+    }
+    if (change != null) {
+      LOG.info("epoch {}: closed with assignment version {}: activated {}, moved {} placements",
+          epoch, raft.state().assignmentVersion(), change.getActivateList(), change.getChangesCount());
     }
     stats.barrierDone(pauseMicros, EpochSize.newBuilder().setEpoch(epoch)
         .setUpdates(merged.stream().mapToLong(Watermark::getCount).sum())
         .setBytes(merged.stream().mapToLong(Watermark::getBytes).sum())
         .setClosedAtMillis(closedAt).build());
+  }
+
+  /** Commits CloseEpoch; false if it was refused or not committed (logged). */
+  private boolean submitClose(CloseEpoch.Builder close) {
+    try {
+      raft.submit(Command.newBuilder().setCloseEpoch(close).build())
+          .get(RAFT_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
+      return true;
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (!(cause instanceof CommandRejectedException r && r.code() == RejectCode.CONFLICT)) {
+        LOG.warn("epoch {}: CloseEpoch failed: {}", close.getEpoch(), String.valueOf(cause));
+      }
+      return false; // CONFLICT: closed already (by an earlier leader), or the change is stale
+    } catch (TimeoutException e) {
+      LOG.warn("epoch {}: CloseEpoch not committed within {}", close.getEpoch(), RAFT_DEADLINE);
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
   }
 
   /**

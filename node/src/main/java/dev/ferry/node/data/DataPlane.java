@@ -31,6 +31,7 @@ import java.util.HashSet;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -39,6 +40,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
@@ -115,6 +117,14 @@ public final class DataPlane implements AutoCloseable {
    * lag (just restarted) and an open epoch it sees may already be closed, so it numbers nothing.
    */
   private volatile boolean inBarrier;
+  /**
+   * Portions whose owner changes when the frozen epoch closes, and that epoch: their writes
+   * wait in {@link #parked} from the Freeze until the CloseEpoch is applied here. Set by
+   * Freeze before frozenThrough, so a data-thread reader that sees the freeze sees this too.
+   */
+  private final AtomicReference<Moving> moving = new AtomicReference<>();
+  /** Writes of moving portions waiting for the close of their epoch. Data thread only. */
+  private final List<Runnable> parked = new ArrayList<>();
   /** See {@link #delayFreezes}; 0 outside tests. */
   private volatile long freezeDelayMillis;
   /** Highest epoch this node was told to thaw. */
@@ -125,6 +135,17 @@ public final class DataPlane implements AutoCloseable {
   private final Map<UpdateKey, Held> held = new HashMap<>();
 
   private record PortionEpoch(Portion portion, long epoch) {}
+
+  /** Portions whose owner changes with CloseEpoch(epoch). */
+  private record Moving(long epoch, Set<Portion> portions) {
+    Moving with(long e, Collection<Portion> more) {
+      Set<Portion> all = new HashSet<>(more);
+      if (e == epoch) {
+        all.addAll(portions);
+      }
+      return new Moving(e, Set.copyOf(all));
+    }
+  }
 
   /** What this node holds of one update, and the state of its acknowledgement. */
   private static final class Held {
@@ -238,11 +259,15 @@ public final class DataPlane implements AutoCloseable {
         return h.acked; // a retry of a write in flight or done: the same answer, stored once
       }
     }
+    long epoch = numberingEpoch(s); // once: a Freeze may move it while this runs
+    if (mustWaitForClose(s, p, epoch)) {
+      return afterClose(() -> writeOnThread(primaryId, clientSeq, volume, offset, data, crc32c));
+    }
     VolumeAssignment a = s.assignment().get(volume);
     String owner = a.owner(p.region());
     Update.Builder update = Update.newBuilder().setPrimaryId(primaryId).setClientSeq(clientSeq)
         .setVolume(volume).setRegion(p.region()).setOffset(offset).setData(data).setCrc32C(crc32c);
-    Held started = self.equals(owner) ? writeAsOwner(s, p, key, h, update, bytes)
+    Held started = self.equals(owner) ? writeAsOwner(s, p, key, h, update, bytes, epoch)
         : writeAsForwarder(s, p, owner, key, h, update, bytes);
     track(started);
     started.acked = started.copied.thenCompose(this::released);
@@ -293,7 +318,19 @@ public final class DataPlane implements AutoCloseable {
    * Idempotent.
    */
   public CompletableFuture<Void> freeze(long epoch) {
+    return freeze(epoch, List.of());
+  }
+
+  /**
+   * Freeze(N) when the owners of {@code movingPortions} change with CloseEpoch(N): their writes
+   * are numbered neither in N+1 by the old owner nor anywhere else until that close is applied.
+   */
+  public CompletableFuture<Void> freeze(long epoch, Collection<Portion> movingPortions) {
     Runnable cut = () -> {
+      if (!movingPortions.isEmpty()) {
+        moving.updateAndGet(m -> m == null || m.epoch() < epoch
+            ? new Moving(epoch, Set.copyOf(movingPortions)) : m.with(epoch, movingPortions));
+      }
       frozenThrough.accumulateAndGet(epoch, Math::max);
       inBarrier = true;
     };
@@ -306,6 +343,40 @@ public final class DataPlane implements AutoCloseable {
     }
     return CompletableFuture.runAsync(cut,
         CompletableFuture.delayedExecutor(delay, TimeUnit.MILLISECONDS, thread));
+  }
+
+  /**
+   * Whether a write of {@code p} numbered now would land in {@code epoch} after a freeze that
+   * moves p's owner: then it waits for the close. Read frozenThrough (in epoch) before this.
+   */
+  private boolean mustWaitForClose(ClusterState s, Portion p, long epoch) {
+    Moving m = moving.get();
+    return m != null && epoch > m.epoch() && s.openEpoch() <= m.epoch() && m.portions().contains(p);
+  }
+
+  /** Runs {@code retry} on the data thread once the moving portions' epoch is closed here. */
+  private <T> CompletableFuture<T> afterClose(OnThread<T> retry) {
+    CompletableFuture<T> out = new CompletableFuture<>();
+    parked.add(() -> onThread(retry).whenComplete((v, e) -> {
+      if (e == null) {
+        out.complete(v);
+      } else {
+        out.completeExceptionally(e);
+      }
+    }));
+    return out;
+  }
+
+  /** The epoch with moving portions is closed in {@code s}: let their writes go. Data thread. */
+  private void releaseParked(ClusterState s) {
+    Moving m = moving.get();
+    if (m == null || s.openEpoch() <= m.epoch()) {
+      return;
+    }
+    moving.compareAndSet(m, null);
+    List<Runnable> go = new ArrayList<>(parked);
+    parked.clear();
+    go.forEach(Runnable::run);
   }
 
   /**
@@ -374,6 +445,7 @@ public final class DataPlane implements AutoCloseable {
   public void stateChanged(ClusterState s) {
     thread.execute(() -> {
       releaseHeldAcks();
+      releaseParked(state.get());
       // the latest state, not the one that queued this task: a task queued before an
       // EpochStaged was applied would otherwise send that epoch again
       transferClosedEpochs(state.get());
@@ -399,7 +471,7 @@ public final class DataPlane implements AutoCloseable {
 
   /** Claims 1, 8, 9: sequence, journal, mirror with the sequence number, ack on both copies. */
   private Held writeAsOwner(ClusterState s, Portion p, UpdateKey key,
-      Held h, Update.Builder update, byte[] bytes) throws StatusException {
+      Held h, Update.Builder update, byte[] bytes, long epoch) throws StatusException {
     String mirror = s.assignment().get(p.volume()).mirror(p.region());
     if (mirror == null) {
       throw WriteValidator.fail(Status.UNAVAILABLE, "portion " + p
@@ -407,7 +479,7 @@ public final class DataPlane implements AutoCloseable {
     }
     if (h == null || h.role != RecordType.OWNED) {
       checkInBarrier();
-      SequenceNumber seq = nextSequence(p, numberingEpoch(s));
+      SequenceNumber seq = nextSequence(p, epoch);
       h = new Held(RecordType.OWNED, p, update.getCrc32C(), mirror, seq);
       h.durable = store(h, key, update, bytes, seq);
       held.put(key, h);
@@ -469,7 +541,11 @@ public final class DataPlane implements AutoCloseable {
         return known.durable.thenApplyAsync(v -> fenced(known.portion, known.seq), thread);
       }
       checkInBarrier();
-      SequenceNumber seq = nextSequence(p, numberingEpoch(s));
+      long epoch = numberingEpoch(s);
+      if (mustWaitForClose(s, p, epoch)) {
+        return afterClose(() -> acceptForward(r)); // then checked against the new assignment
+      }
+      SequenceNumber seq = nextSequence(p, epoch);
       Held owned = new Held(RecordType.OWNED, p, u.getCrc32C(), r.getSender(), seq);
       owned.durable = store(owned, key, u.toBuilder(), bytes, seq);
       held.put(key, owned);
@@ -629,11 +705,21 @@ public final class DataPlane implements AutoCloseable {
     ClusterState s = state.get();
     VolumeAssignment a = s.assignment().get(p.volume());
     String owner = a == null || p.region() >= a.regions() ? null : a.owner(p.region());
-    if (!self.equals(owner)) {
+    if (!self.equals(owner) && !inClosedEpoch(s, p, seq)) {
       throw new CompletionException(WriteValidator.fail(Status.UNAVAILABLE, "node " + self
           + " no longer owns " + p + " (assignment version " + s.assignmentVersion() + "); retry"));
     }
     return seq;
+  }
+
+  /**
+   * Whether the update is in a closed epoch's watermark: then it will be applied even though
+   * its portion has moved on (at that epoch's end), and its ack may go.
+   */
+  private static boolean inClosedEpoch(ClusterState s, Portion p, SequenceNumber seq) {
+    EpochRecord e = s.epochs().get(seq.epoch());
+    Watermark w = e == null ? null : e.watermarks().get(p);
+    return w != null && w.getLastN() >= seq.n();
   }
 
   /** Refuses to number an update before this node took part in a barrier (see inBarrier). */

@@ -1,6 +1,7 @@
 package dev.ferry.node.data;
 
 import dev.ferry.proto.peer.ForwardRequest;
+import dev.ferry.control.Portion;
 import dev.ferry.proto.peer.FreezeReply;
 import dev.ferry.proto.peer.FreezeRequest;
 import dev.ferry.proto.peer.SealReply;
@@ -14,6 +15,7 @@ import dev.ferry.proto.peer.PeerResponse;
 import dev.ferry.proto.peer.Sequenced;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 import java.util.function.LongSupplier;
@@ -41,7 +43,9 @@ public final class PeerService extends PeerGrpc.PeerImplBase {
 
   @Override
   public void freeze(FreezeRequest r, StreamObserver<FreezeReply> out) {
-    reply(data.freeze(r.getEpoch()), v -> FreezeReply.getDefaultInstance(), out);
+    List<Portion> moving = r.getMovingList().stream()
+        .map(m -> new Portion(m.getVolume(), (int) m.getRegion())).toList();
+    reply(data.freeze(r.getEpoch(), moving), v -> FreezeReply.getDefaultInstance(), out);
   }
 
   @Override

@@ -95,8 +95,12 @@ class PrimaryClientTest {
       try (AdminClient admin = cluster.client()) {
         admin.drainMember("n3");
       }
-      await().atMost(Duration.ofSeconds(10)).until(() -> cluster.nodes.get(0).raft().state()
-          .members().get("n3").state() == MemberState.DRAINING);
+      // its portions move at the next epoch end
+      await().atMost(Duration.ofSeconds(10)).until(() -> {
+        var s = cluster.nodes.get(0).raft().state();
+        return s.members().get("n3").state() == MemberState.DRAINING
+            && s.assignment().values().stream().allMatch(a -> a.placementsOf("n3") == 0);
+      });
       List<PrimaryClient.WriteAck> acks = writeEveryRegion(c, 2);
       assertThat(acks).hasSize(12);
       for (int r = 0; r < 12; r++) {

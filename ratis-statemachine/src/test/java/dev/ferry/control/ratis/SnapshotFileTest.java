@@ -56,6 +56,7 @@ class SnapshotFileTest {
     s = accept(s, epochStaged(3, List.of(new Portion("alpha", 9))));
     s = accept(s, markFailed("n2"));
     s = accept(s, drain("n4"));
+    s = accept(s, dev.ferry.control.Cmds.activate(s, java.util.List.of())); // the next epoch end moves its portions
     s = accept(s, remove("n4"));
     s = accept(s, setCtsPeriod(100));
     assertThat(s.consistentEpoch()).isEqualTo(1);
