@@ -14,7 +14,8 @@ import org.junit.jupiter.api.Test;
  * Claims 10, 11 with real processes: while a primary does dependent writes, a fourth node joins
  * (cluster add) and takes over portions at an epoch end, then one of the first three is
  * drained and gives all of its portions away at an epoch end. After draining the cluster,
- * ferry verify finds every acknowledged write at the secondary and nothing later.
+ * ferry verify finds every acknowledged write at the secondary and nothing later, and the
+ * drained member is removed (REMOVED, no longer a Raft voter).
  */
 class MembershipIT extends WithReplicatedCluster {
   private static final int BASE_PORT = 18000;
@@ -65,7 +66,21 @@ class MembershipIT extends WithReplicatedCluster {
     long lastEpoch = FerryCli.lastEpoch(ledger);
     FerryCli.awaitApplied(cluster, lastEpoch);
     FerryCli.verifyConsistent(secondary, ledger);
-    // drained and applied: it may go
-    FerryCli.run("admin", "--cluster", cluster, "member", "remove", "n2").assertOk();
+    // drained, and every epoch it held updates of applied: the coordinator removes it, from
+    // the members and from the Raft configuration
+    await().atMost(Duration.ofSeconds(30)).until(() -> {
+      var st = JsonParser.parseString(FerryCli.run("admin", "--cluster", cluster, "status", "--json")
+          .assertOk().stdout()).getAsJsonObject();
+      boolean removed = false;
+      for (JsonElement m : st.getAsJsonArray("members")) {
+        removed |= m.getAsJsonObject().get("id").getAsString().equals("n2")
+            && m.getAsJsonObject().get("state").getAsString().equals("REMOVED");
+      }
+      boolean voter = false;
+      for (JsonElement p : st.getAsJsonArray("raftPeers")) {
+        voter |= p.getAsJsonObject().get("id").getAsString().equals("n2");
+      }
+      return removed && !voter;
+    });
   }
 }

@@ -73,7 +73,8 @@ public final class FerryNode implements AutoCloseable {
     this.config = config;
     this.disk = disk;
     this.raft = new RaftNode(config);
-    this.coordinator = new Coordinator(raft, config.coordinatorTick(), config.ctsPeriod());
+    this.coordinator = new Coordinator(raft, config.coordinatorTick(), config.ctsPeriod(),
+        config.id(), config.heartbeatInterval(), config.failureTimeout());
   }
 
   public void start() throws IOException {
@@ -158,11 +159,19 @@ public final class FerryNode implements AutoCloseable {
       if (me.state() == MemberState.ACTIVE) {
         health.setStatus("", ServingStatus.SERVING);
         registered.countDown();
-        registrar.shutdown();
+        // keeps running: a node declared FAILED while it runs registers a new incarnation
       }
       return;
     }
+    if (me != null && me.address().equals(address)
+        && (me.state() == MemberState.DRAINING || me.state() == MemberState.REMOVED)) {
+      return; // leaving, or gone: nothing to register
+    }
     long incarnation = me == null ? 1 : me.incarnation() + (me.state() == MemberState.FAILED ? 1 : 0);
+    if (me != null && me.state() == MemberState.FAILED) {
+      // the others handed over what this node held when it was declared failed
+      data.dropHandedOver().join();
+    }
     Command register = Command.newBuilder().setRegisterMember(RegisterMember.newBuilder()
         .setId(config.id()).setAddress(address).setIncarnation(incarnation)
         .setIngestAddress(ingestAddress.equals(address) ? "" : ingestAddress)).build();

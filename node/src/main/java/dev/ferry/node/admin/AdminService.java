@@ -38,6 +38,7 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.logging.log4j.LogManager;
@@ -161,7 +162,25 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
 
   @Override
   public void removeMember(MemberRequest r, StreamObserver<CommandReply> out) {
-    submit(Command.newBuilder().setRemove(Remove.newBuilder().setId(r.getId())).build(), out);
+    var member = raft.state().members().get(r.getId());
+    // REMOVED in the state first, then out of the Raft configuration (a voter no more); a
+    // repeated remove finishes the second step if it failed before
+    Command remove = Command.newBuilder().setRemove(Remove.newBuilder().setId(r.getId())).build();
+    CompletableFuture<CommandResult> removed = member != null
+        && member.state() == dev.ferry.proto.control.MemberState.REMOVED
+        ? CompletableFuture.completedFuture(CommandResult.newBuilder()
+            .setAssignmentVersion(raft.state().assignmentVersion()).build())
+        : applied(remove);
+    respond(removed.thenApplyAsync(result -> {
+      try {
+        raft.removePeer(r.getId());
+        return result;
+      } catch (IOException e) {
+        throw new CompletionException(Status.UNAVAILABLE.withDescription("member " + r.getId()
+            + " is REMOVED, but removing it from the Raft configuration failed: "
+            + e.getMessage() + "; run member remove again").asRuntimeException());
+      }
+    }), out);
   }
 
   @Override
@@ -184,19 +203,28 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
   }
 
   private void submit(Command command, StreamObserver<CommandReply> out) {
-    raft.submit(command)
+    respond(applied(command), out);
+  }
+
+  /** The command's result once it is committed and applied on this node. */
+  private CompletableFuture<CommandResult> applied(Command command) {
+    return raft.submit(command)
         .thenCompose(result -> raft.stateMachine().whenApplied(result.getLogIndex())
             .orTimeout(APPLY_WAIT_SECONDS, TimeUnit.SECONDS)
-            .thenApply(ignored -> result))
-        .whenComplete((CommandResult result, Throwable error) -> {
-          if (error == null) {
-            reply(out, CommandReply.newBuilder()
-                .setAssignmentVersion(result.getAssignmentVersion())
-                .setLogIndex(result.getLogIndex()).build());
-          } else {
-            out.onError(toStatus(error));
-          }
-        });
+            .thenApply(ignored -> result));
+  }
+
+  private static void respond(CompletableFuture<CommandResult> result,
+      StreamObserver<CommandReply> out) {
+    result.whenComplete((CommandResult done, Throwable error) -> {
+      if (error == null) {
+        reply(out, CommandReply.newBuilder()
+            .setAssignmentVersion(done.getAssignmentVersion())
+            .setLogIndex(done.getLogIndex()).build());
+      } else {
+        out.onError(toStatus(error));
+      }
+    });
   }
 
   /** Maps a state-machine rejection to a gRPC status carrying its reason verbatim. */
@@ -211,6 +239,9 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
         default -> Status.FAILED_PRECONDITION;
       };
       return status.withDescription(r.getMessage()).asRuntimeException();
+    }
+    if (e instanceof StatusRuntimeException already) {
+      return already;
     }
     if (e instanceof java.util.concurrent.TimeoutException) {
       return Status.DEADLINE_EXCEEDED.withDescription(

@@ -31,7 +31,9 @@ public record NodeConfig(
     Duration coordinatorTick,
     long defaultRegionSize,
     DataPathConfig data,
-    Duration ctsPeriod) {
+    Duration ctsPeriod,
+    Duration heartbeatInterval,
+    Duration failureTimeout) {
 
   /** Settings of the data path: ingest, mirroring, forwarding and the journal. */
   public record DataPathConfig(
@@ -69,6 +71,11 @@ public record NodeConfig(
           .put("cts.period", new String[] {"250ms",
               "length of an epoch (consistent transaction set): how often the leader runs the barrier;"
                   + " a period set with 'ferry admin cts-period' wins over it cluster-wide"})
+          .put("failure.heartbeat.interval", new String[] {"200ms",
+              "how often the leader's coordinator checks that every member answers"})
+          .put("failure.timeout", new String[] {"1s",
+              "a member that has not answered for this long is declared FAILED and its portions"
+                  + " move to the others"})
           .put("data.durability", new String[] {"durable",
               "durable: both copies fsync'd before the ack (group commit); mirrored: both written, not fsync'd"})
           .put("journal.dir", new String[] {"${node.dir}/journal", "the journal's directory"})
@@ -155,7 +162,8 @@ public record NodeConfig(
     return new NodeConfig(id, dir, address("node.listen", v.get("node.listen")),
         address("raft.listen", v.get("raft.listen")), v.get("cluster.name"), peers.buildOrThrow(),
         join, min, max, snapshotEvery, duration(v, "coordinator.tick"), regionSize,
-        dataPath(v, base, dir), duration(v, "cts.period"));
+        dataPath(v, base, dir), duration(v, "cts.period"),
+        duration(v, "failure.heartbeat.interval"), duration(v, "failure.timeout"));
   }
 
   private static DataPathConfig dataPath(Map<String, String> v, Path base, Path nodeDir) {

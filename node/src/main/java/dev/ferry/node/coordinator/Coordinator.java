@@ -36,33 +36,43 @@ public final class Coordinator implements AutoCloseable {
   private final RaftNode raft;
   private final Duration tick;
   private final ScheduledExecutorService thread =
-      Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "ferry-coordinator");
-        t.setDaemon(true);
-        return t;
-      });
+      daemonThread("ferry-coordinator");
   /** Commits and applies closed epochs as the state moves, apart from the barrier's period. */
   private final ScheduledExecutorService commitThread =
-      Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "ferry-epoch-commit");
-        t.setDaemon(true);
-        return t;
-      });
+      daemonThread("ferry-epoch-commit");
   /** A pass of the committer is queued and has not started: state changes need not queue more. */
   private final AtomicBoolean commitQueued = new AtomicBoolean();
   private final Duration ctsPeriod; // this node's cts.period: used while the state sets none
   private final EpochBarrier barrier;
   private final EpochCommitter committer;
+  private final Duration heartbeatInterval;
+  private final FailureDetector detector;
+  /** Heartbeats, apart from the barrier, which may wait on an unresponsive member. */
+  private final ScheduledExecutorService detectorThread =
+      daemonThread("ferry-failure-detector");
   private final EpochStats stats = new EpochStats();
   private boolean active;
+  /** DRAINING members without portions, and the epoch that must be applied before removal. */
+  private final java.util.Map<String, Long> drainedAt = new java.util.HashMap<>();
 
   public Coordinator(RaftNode raft, Duration tick, Duration ctsPeriod) {
+    this(raft, tick, ctsPeriod, null, Duration.ofMillis(200), Duration.ofSeconds(1));
+  }
+
+  /**
+   * @param self this node's member id; null: no failure detection (tests of other parts)
+   */
+  public Coordinator(RaftNode raft, Duration tick, Duration ctsPeriod, String self,
+      Duration heartbeatInterval, Duration failureTimeout) {
     this.raft = raft;
     this.tick = tick;
     this.ctsPeriod = ctsPeriod;
     BarrierHook hook = BarrierHook.fromSystemProperty();
     this.barrier = new EpochBarrier(raft, java.time.Clock.systemUTC(), stats, hook);
     this.committer = new EpochCommitter(raft, hook);
+    this.heartbeatInterval = heartbeatInterval;
+    this.detector = self == null ? null
+        : new FailureDetector(self, heartbeatInterval, failureTimeout, System::nanoTime);
   }
 
   /** The barrier's figures while this node led (see {@link EpochStats}). */
@@ -86,10 +96,39 @@ public final class Coordinator implements AutoCloseable {
   public void start() {
     thread.scheduleWithFixedDelay(this::tickSafely, 0, tick.toMillis(), TimeUnit.MILLISECONDS);
     scheduleBarrier();
+    if (detector != null) {
+      detectorThread.scheduleWithFixedDelay(this::detectFailures, heartbeatInterval.toMillis(),
+          heartbeatInterval.toMillis(), TimeUnit.MILLISECONDS);
+    }
     // every applied state may stage or commit an epoch; the period is the retry for failures
     raft.stateMachine().addListener(state -> queueCommit());
     commitThread.scheduleWithFixedDelay(this::queueCommit, ctsPeriod.toMillis(), ctsPeriod.toMillis(),
         TimeUnit.MILLISECONDS);
+  }
+
+  /** Claim 12: a member silent past the failure timeout is declared FAILED through Raft. */
+  private void detectFailures() {
+    try {
+      if (!raft.isReadyLeader()) {
+        return;
+      }
+      for (String id : detector.check(raft.state())) {
+        try {
+          raft.submit(Command.newBuilder().setMarkFailed(
+              dev.ferry.proto.control.MarkFailed.newBuilder().setId(id)).build())
+              .get(5, TimeUnit.SECONDS);
+          LOG.warn("member {} did not answer for the failure timeout: declared FAILED; its portions"
+              + " moved to the others", id);
+          detector.forget(id);
+        } catch (java.util.concurrent.ExecutionException | TimeoutException e) {
+          LOG.warn("declaring {} failed did not go through; retrying: {}", id, String.valueOf(e));
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (RuntimeException e) {
+      LOG.warn("failure detection round failed; retrying", e);
+    }
   }
 
   private void queueCommit() {
@@ -146,6 +185,40 @@ public final class Coordinator implements AutoCloseable {
     }
     if (leader) {
       activateJoinersOfAnEmptyCluster();
+      finishDrains();
+    }
+  }
+
+  /**
+   * A DRAINING member that holds no portion any more still holds copies of updates of the
+   * epochs before it gave them away; once those are applied at the secondaries it is removed:
+   * REMOVED in the state, then out of the Raft configuration. The epoch to wait for is noted
+   * here (a new leader notes a later one, which only waits longer).
+   */
+  private void finishDrains() {
+    ClusterState s = raft.state();
+    drainedAt.keySet().removeIf(id -> s.members().get(id) == null
+        || s.members().get(id).state() != MemberState.DRAINING);
+    for (Member m : s.members().values()) {
+      if (m.state() != MemberState.DRAINING
+          || s.assignment().values().stream().anyMatch(a -> a.placementsOf(m.id()) > 0)) {
+        continue;
+      }
+      long mark = drainedAt.computeIfAbsent(m.id(), id -> s.openEpoch());
+      if (s.consistentEpoch() < mark) {
+        continue;
+      }
+      try {
+        raft.submit(Command.newBuilder().setRemove(
+            dev.ferry.proto.control.Remove.newBuilder().setId(m.id())).build()).get(5, TimeUnit.SECONDS);
+        raft.removePeer(m.id());
+        LOG.info("member {} drained: every epoch it held updates of is applied; removed", m.id());
+      } catch (java.util.concurrent.ExecutionException | TimeoutException | java.io.IOException e) {
+        LOG.warn("removing drained member {} failed; retrying next tick: {}", m.id(), String.valueOf(e));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
     }
   }
 
@@ -175,10 +248,22 @@ public final class Coordinator implements AutoCloseable {
     }
   }
 
+  private static ScheduledExecutorService daemonThread(String name) {
+    return Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
   @Override
   public void close() {
     thread.shutdownNow();
     commitThread.shutdownNow();
+    detectorThread.shutdownNow();
+    if (detector != null) {
+      detector.close();
+    }
     barrier.close();
     committer.close();
   }

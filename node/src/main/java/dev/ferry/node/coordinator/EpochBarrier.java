@@ -51,7 +51,9 @@ import org.apache.logging.log4j.Logger;
  */
 final class EpochBarrier implements AutoCloseable {
   private static final Logger LOG = LogManager.getLogger(EpochBarrier.class);
-  private static final Duration FREEZE_DEADLINE = Duration.ofSeconds(2);
+  // Freeze is answered at once; a member that does not answer within this holds everyone's
+  // acks of the next epoch, so keep it short (the failure detector declares it failed)
+  private static final Duration FREEZE_DEADLINE = Duration.ofMillis(500);
   private static final Duration SEAL_DEADLINE = Duration.ofSeconds(5);
   private static final Duration RAFT_DEADLINE = Duration.ofSeconds(5);
 

@@ -5,6 +5,8 @@ import com.google.protobuf.ByteString;
 import dev.ferry.control.ClusterState;
 import dev.ferry.control.Member;
 import dev.ferry.control.Portion;
+import dev.ferry.proto.peer.HandoffRequest;
+import dev.ferry.proto.control.MemberState;
 import dev.ferry.control.VolumeAssignment;
 import dev.ferry.node.journal.Journal;
 import dev.ferry.node.journal.JournalFailedException;
@@ -102,7 +104,7 @@ public final class DataPlane implements AutoCloseable {
    * An update numbered here. The payload stays in memory until the epoch is staged at the
    * secondary (reading it back from the journal instead is the next step).
    */
-  private record Numbered(long n, long offset, int length, int crc32c, byte[] data) {}
+  private record Numbered(UpdateKey key, long n, long offset, int length, int crc32c, byte[] data) {}
   /** Updates whose copies are still being made: a Freeze waits for those begun before it. */
   private final Set<Held> inFlight = new HashSet<>();
   /** Acks of updates numbered in an epoch not yet released, by epoch. */
@@ -123,6 +125,16 @@ public final class DataPlane implements AutoCloseable {
    * Freeze before frozenThrough, so a data-thread reader that sees the freeze sees this too.
    */
   private final AtomicReference<Moving> moving = new AtomicReference<>();
+  /**
+   * Portions this node took over from a failed owner, and the members whose handoff for them
+   * has not arrived yet (claim 13). Their writes wait; Seal is refused until it is empty.
+   * Data thread only, as are the two below.
+   */
+  private final Map<Portion, Set<String>> adopting = new HashMap<>();
+  /** Failed members (id#incarnation) whose updates this node has handed over since it started. */
+  private final Set<String> handedOver = new HashSet<>();
+  /** The last state handleFailures saw, to tell which portions a failure moved here. */
+  private ClusterState lastSeen;
   /** Writes of moving portions waiting for the close of their epoch. Data thread only. */
   private final List<Runnable> parked = new ArrayList<>();
   /** See {@link #delayFreezes}; 0 outside tests. */
@@ -160,6 +172,9 @@ public final class DataPlane implements AutoCloseable {
     CompletableFuture<SequenceNumber> copied;
     /** {@link #copied}, then held until the update's epoch is released (DESIGN.md §5) */
     CompletableFuture<SequenceNumber> acked;
+    /** MIRROR and FORWARDED copies: the update, to hand over if the owner fails (claim 13) */
+    long offset;
+    byte[] data;
 
     Held(RecordType role, Portion portion, int crc32c, String peer, SequenceNumber seq) {
       this.role = role;
@@ -202,17 +217,23 @@ public final class DataPlane implements AutoCloseable {
       case OWNED, MIRROR -> {
         Held h = new Held(r.type(), portion, crc(r.data()), r.peer(), new SequenceNumber(r.epoch(), r.n()));
         h.durable = done;
+        if (r.type() == RecordType.MIRROR) {
+          h.offset = r.offset();
+          h.data = r.data();
+        }
         held.put(key, h);
         if (r.type() == RecordType.OWNED) {
           PortionEpoch pe = new PortionEpoch(portion, r.epoch());
           lastN.merge(pe, r.n(), Math::max);
           numbered.computeIfAbsent(pe, k -> new ArrayList<>())
-              .add(new Numbered(r.n(), r.offset(), r.data().length, h.crc32c, r.data()));
+              .add(new Numbered(key, r.n(), r.offset(), r.data().length, h.crc32c, r.data()));
         }
       }
       case FORWARDED -> {
         Held h = new Held(r.type(), portion, crc(r.data()), r.peer(), null);
         h.durable = done;
+        h.offset = r.offset();
+        h.data = r.data();
         held.put(key, h);
       }
       case SEQUENCED -> {
@@ -350,6 +371,9 @@ public final class DataPlane implements AutoCloseable {
    * moves p's owner: then it waits for the close. Read frozenThrough (in epoch) before this.
    */
   private boolean mustWaitForClose(ClusterState s, Portion p, long epoch) {
+    if (adopting.containsKey(p)) {
+      return true; // claim 13: numbered only after every live member handed over what it holds
+    }
     Moving m = moving.get();
     return m != null && epoch > m.epoch() && s.openEpoch() <= m.epoch() && m.portions().contains(p);
   }
@@ -370,10 +394,13 @@ public final class DataPlane implements AutoCloseable {
   /** The epoch with moving portions is closed in {@code s}: let their writes go. Data thread. */
   private void releaseParked(ClusterState s) {
     Moving m = moving.get();
-    if (m == null || s.openEpoch() <= m.epoch()) {
+    if (m != null && s.openEpoch() > m.epoch()) {
+      moving.compareAndSet(m, null);
+    }
+    if (parked.isEmpty() || (moving.get() != null && adopting.isEmpty())) {
       return;
     }
-    moving.compareAndSet(m, null);
+    // each one checks again and waits again if it still must
     List<Runnable> go = new ArrayList<>(parked);
     parked.clear();
     go.forEach(Runnable::run);
@@ -408,6 +435,10 @@ public final class DataPlane implements AutoCloseable {
         throw new CompletionException(WriteValidator.fail(Status.FAILED_PRECONDITION,
             "not frozen through epoch " + epoch + " (frozen through " + frozenThrough.get()
                 + " since this process started)"));
+      }
+      if (!adopting.isEmpty()) {
+        throw new CompletionException(WriteValidator.fail(Status.UNAVAILABLE, "taking over "
+            + adopting.size() + " portion(s) of a failed member; handoff not complete"));
       }
       List<CompletableFuture<?>> begun = new ArrayList<>();
       for (Held h : inFlight) {
@@ -445,6 +476,7 @@ public final class DataPlane implements AutoCloseable {
   public void stateChanged(ClusterState s) {
     thread.execute(() -> {
       releaseHeldAcks();
+      handleFailures(s);
       releaseParked(state.get());
       // the latest state, not the one that queued this task: a task queued before an
       // EpochStaged was applied would otherwise send that epoch again
@@ -456,6 +488,11 @@ public final class DataPlane implements AutoCloseable {
         // a retry can come for a while after its epoch was applied: keep the key that long
         long forget = releasedEpoch - RETRY_MEMORY_EPOCHS;
         held.values().removeIf(h -> h.seq != null && h.seq.epoch() <= forget && !inFlight.contains(h));
+        for (Held h : held.values()) {
+          if (h.seq != null && h.seq.epoch() <= releasedEpoch) {
+            h.data = null; // applied: nothing left to hand over
+          }
+        }
         long upTo = releasedEpoch;
         // release waits for the journal writer, which may be busy forcing: not on this thread
         releaser.execute(() -> {
@@ -500,6 +537,8 @@ public final class DataPlane implements AutoCloseable {
       UpdateKey key, Held h, Update.Builder update, byte[] bytes) throws StatusException {
     if (h == null) {
       h = new Held(RecordType.FORWARDED, p, update.getCrc32C(), owner, null);
+      h.offset = update.getOffset();
+      h.data = bytes;
       h.durable = store(h, key, update, bytes, new SequenceNumber(0, 0));
       held.put(key, h);
     }
@@ -523,6 +562,267 @@ public final class DataPlane implements AutoCloseable {
           return null;
         });
     return seq;
+  }
+
+  // ---- failure handoff (DESIGN.md §6, claims 12-15) ----
+
+  /**
+   * Reacts to members declared FAILED in {@code s}: takes note of the portions this node now
+   * owns in their place (their writes wait for the handoff), hands over the copies it holds of
+   * their un-applied updates to the new owners (claim 13), and re-mirrors its own un-applied
+   * updates whose mirror was a failed member (claim 15). A node declared failed itself drops
+   * what it held: the others have handed it over.
+   */
+  private void handleFailures(ClusterState s) {
+    ClusterState before = lastSeen;
+    lastSeen = s;
+    Member me = s.members().get(self);
+    if (me != null && me.state() == MemberState.FAILED) {
+      if (inBarrier) { // declared failed while running (a restart handles it at registration)
+        dropEverythingHandedOver();
+      }
+      return;
+    }
+    // a member handing over to us that failed too will not finish: stop waiting for it
+    adopting.values().forEach(waiting -> waiting.removeIf(id -> !live(s, id)));
+    adopting.values().removeIf(Set::isEmpty);
+    for (Member failed : s.members().values()) {
+      String tag = failed.id() + "#" + failed.incarnation();
+      if (failed.state() != MemberState.FAILED || handedOver.contains(tag)) {
+        continue;
+      }
+      handedOver.add(tag);
+      // what this node holds is handed over even while it catches up after a restart (the
+      // new owner waits for it); taking over and re-mirroring only once it takes part in
+      // epochs, not for failures replayed from the Raft log
+      if (before != null && inBarrier) {
+        expectHandoffs(before, s, failed.id());
+      }
+      handOver(s, failed.id());
+      if (inBarrier) {
+        remirror(s, failed.id());
+      }
+    }
+  }
+
+  private static boolean live(ClusterState s, String id) {
+    Member m = s.members().get(id);
+    return m != null && (m.state() == MemberState.ACTIVE || m.state() == MemberState.JOINING
+        || m.state() == MemberState.DRAINING);
+  }
+
+  /** The portions {@code failed} owned in {@code before} that this node owns in {@code s}. */
+  private void expectHandoffs(ClusterState before, ClusterState s, String failed) {
+    Set<String> senders = new HashSet<>();
+    s.members().values().stream().filter(m -> live(s, m.id())).forEach(m -> senders.add(m.id()));
+    s.assignment().forEach((volume, now) -> {
+      VolumeAssignment was = before.assignment().get(volume);
+      for (int r = 0; was != null && r < now.regions() && r < was.regions(); r++) {
+        if (failed.equals(was.owner(r)) && self.equals(now.owner(r))) {
+          adopting.put(new Portion(volume, r), new HashSet<>(senders));
+        }
+      }
+    });
+    if (!adopting.isEmpty()) {
+      LOG.warn("{} failed: taking over {} portion(s); waiting for the handoff from {}", failed,
+          adopting.size(), senders);
+    }
+  }
+
+  /** Claim 13: sends each new owner the copies of {@code failed}'s updates held here. */
+  private void handOver(ClusterState s, String failed) {
+    Map<String, List<Update>> byOwner = new HashMap<>();
+    held.forEach((key, h) -> {
+      if (h.data == null || h.seq == null || !failed.equals(h.peer)
+          || (h.role != RecordType.MIRROR && h.role != RecordType.FORWARDED)
+          || h.seq.epoch() <= releasedEpoch) {
+        return;
+      }
+      VolumeAssignment a = s.assignment().get(h.portion.volume());
+      String owner = a == null ? null : a.owner(h.portion.region());
+      if (owner != null) {
+        byOwner.computeIfAbsent(owner, o -> new ArrayList<>()).add(Update.newBuilder()
+            .setPrimaryId(key.primaryId()).setClientSeq(key.clientSeq())
+            .setVolume(h.portion.volume()).setRegion(h.portion.region()).setOffset(h.offset)
+            .setData(ByteString.copyFrom(h.data)).setCrc32C(h.crc32c)
+            .setEpoch(h.seq.epoch()).setN(h.seq.n()).build());
+      }
+    });
+    for (Member m : s.members().values()) {
+      if (!live(s, m.id())) {
+        continue;
+      }
+      List<Update> updates = byOwner.getOrDefault(m.id(), List.of());
+      HandoffRequest.Builder r = HandoffRequest.newBuilder().setAssignmentVersion(s.assignmentVersion())
+          .setSender(self).setFailed(failed).setDone(true).addAllUpdates(updates);
+      if (m.id().equals(self)) {
+        adoptAll(s, r.build());
+        if (!updates.isEmpty()) {
+          LOG.info("{} failed: taking over {} update(s) this node mirrored", failed, updates.size());
+        }
+      } else {
+        sendHandoff(m.id(), r.build(), 0);
+        LOG.info("{} failed: handing {} update(s) over to {}", failed, updates.size(), m.id());
+      }
+    }
+  }
+
+  /** Retries for a while: the receiver may not have applied the failure yet. */
+  private void sendHandoff(String to, HandoffRequest r, int attempt) {
+    ClusterState s = state.get();
+    if (!live(s, to)) {
+      return;
+    }
+    links.handoff(to, HostAndPort.fromString(s.members().get(to).address()), r)
+        .whenCompleteAsync((reply, e) -> {
+      if (e != null && attempt < 50) {
+        CompletableFuture.delayedExecutor(200, TimeUnit.MILLISECONDS, thread)
+            .execute(() -> sendHandoff(to, r, attempt + 1));
+      } else if (e != null) {
+        LOG.error("handing over to {} failed for good: {}", to, e.toString());
+      }
+    }, thread);
+  }
+
+  /** The new owner's side of a handoff (claims 13, 14). */
+  public CompletableFuture<Void> acceptHandoff(HandoffRequest r) {
+    return onThread(() -> {
+      ClusterState s = state.get();
+      if (s.assignmentVersion() < r.getAssignmentVersion()) {
+        throw WriteValidator.fail(Status.UNAVAILABLE, "assignment version "
+            + r.getAssignmentVersion() + " is not applied here yet; retry");
+      }
+      adoptAll(s, r);
+      return CompletableFuture.completedFuture(null);
+    });
+  }
+
+  private void adoptAll(ClusterState s, HandoffRequest r) {
+    for (Update u : r.getUpdatesList()) {
+      adopt(s, u);
+    }
+    if (r.getDone()) {
+      adopting.values().forEach(waiting -> waiting.remove(r.getSender()));
+      adopting.values().removeIf(Set::isEmpty);
+      if (adopting.isEmpty()) {
+        releaseParked(s);
+      }
+    }
+  }
+
+  /**
+   * Takes over one update numbered by a failed owner: journals it as owned here with its
+   * number, so the epoch's watermark and transfer include it, and makes the second copy on the
+   * portion's new mirror (claim 14). A retry of it is answered with its number.
+   */
+  private void adopt(ClusterState s, Update u) {
+    Portion p = new Portion(u.getVolume(), (int) u.getRegion());
+    VolumeAssignment a = s.assignment().get(p.volume());
+    UpdateKey key = new UpdateKey(u.getPrimaryId(), u.getClientSeq());
+    Held known = held.get(key);
+    if (a == null || !self.equals(a.owner(p.region())) || u.getEpoch() <= releasedEpoch
+        || (known != null && known.role == RecordType.OWNED)) {
+      return; // not ours, applied already, or taken over already (from another holder)
+    }
+    SequenceNumber seq = new SequenceNumber(u.getEpoch(), u.getN());
+    String mirror = a.mirror(p.region());
+    Held h = new Held(RecordType.OWNED, p, u.getCrc32C(), mirror == null ? "" : mirror, seq);
+    byte[] bytes = u.getData().toByteArray();
+    try {
+      h.durable = store(h, key, u.toBuilder(), bytes, seq);
+    } catch (StatusException e) {
+      LOG.error("taking over {} of {} failed: {}", key, p, e.getMessage());
+      return;
+    }
+    lastN.merge(new PortionEpoch(p, seq.epoch()), seq.n(), Math::max);
+    numbered.get(new PortionEpoch(p, seq.epoch())).sort(java.util.Comparator.comparingLong(Numbered::n));
+    held.put(key, h);
+    h.copied = mirror == null ? h.durable.thenApply(v -> seq)
+        : h.durable.thenCombine(mirrorCopy(s, mirror, key, p, u, 0), (v, m) -> seq);
+    h.acked = h.copied;
+    track(h);
+  }
+
+  /** One copy on {@code mirror} with the update's own number; retried while the link is new. */
+  private CompletableFuture<SequenceNumber> mirrorCopy(ClusterState s, String mirror,
+      UpdateKey key, Portion p, Update u, int attempt) {
+    if (!live(s, mirror)) {
+      return CompletableFuture.failedFuture(WriteValidator.fail(Status.UNAVAILABLE,
+          "mirror " + mirror + " is not a live member"));
+    }
+    return links.mirror(mirror, HostAndPort.fromString(s.members().get(mirror).address()),
+            MirrorRequest.newBuilder().setAssignmentVersion(s.assignmentVersion()).setSender(self)
+                .setUpdate(u))
+        .handleAsync((seq, e) -> {
+          if (e == null || attempt >= 20) {
+            return e == null ? CompletableFuture.completedFuture(seq)
+                : CompletableFuture.<SequenceNumber>failedFuture(e);
+          }
+          ClusterState now = state.get();
+          return CompletableFuture.supplyAsync(() -> mirrorCopy(now, mirror, key, p, u, attempt + 1),
+              CompletableFuture.delayedExecutor(100, TimeUnit.MILLISECONDS, thread))
+              .thenCompose(f -> f);
+        }, thread).thenCompose(f -> f);
+  }
+
+  /**
+   * Claim 15: this node's own un-applied updates whose mirror was {@code failed} get a copy on
+   * their portion's new mirror.
+   */
+  private void remirror(ClusterState s, String failed) {
+    int sent = 0;
+    for (Map.Entry<PortionEpoch, List<Numbered>> e : numbered.entrySet()) {
+      Portion p = e.getKey().portion();
+      VolumeAssignment a = s.assignment().get(p.volume());
+      if (e.getKey().epoch() <= releasedEpoch || a == null || !self.equals(a.owner(p.region()))
+          || a.mirror(p.region()) == null) {
+        continue;
+      }
+      String mirror = a.mirror(p.region());
+      for (Numbered u : e.getValue()) {
+        Held h = held.get(u.key());
+        if (h == null || !failed.equals(h.peer) || u.data() == null) {
+          continue;
+        }
+        Update update = Update.newBuilder().setPrimaryId(u.key().primaryId())
+            .setClientSeq(u.key().clientSeq()).setVolume(p.volume()).setRegion(p.region())
+            .setOffset(u.offset()).setData(ByteString.copyFrom(u.data())).setCrc32C(u.crc32c())
+            .setEpoch(e.getKey().epoch()).setN(u.n()).build();
+        Held again = new Held(RecordType.OWNED, p, u.crc32c(), mirror, h.seq);
+        again.durable = h.durable;
+        SequenceNumber seq = h.seq;
+        again.copied = mirrorCopy(s, mirror, u.key(), p, update, 0).thenApply(m -> seq);
+        again.acked = h.acked == null ? again.copied : h.acked;
+        held.put(u.key(), again);
+        track(again);
+        sent++;
+      }
+    }
+    if (sent > 0) {
+      LOG.info("{} failed: re-mirroring {} un-applied update(s) to the new mirrors", failed, sent);
+    }
+  }
+
+  /**
+   * This node was declared failed (it restarts as a new incarnation): what it held has been
+   * handed over by the others, and it numbers nothing until its next Freeze.
+   */
+  public CompletableFuture<Void> dropHandedOver() {
+    return CompletableFuture.runAsync(this::dropEverythingHandedOver, thread);
+  }
+
+  private void dropEverythingHandedOver() {
+    if (numbered.isEmpty() && held.isEmpty()) {
+      return;
+    }
+    LOG.warn("this node ({}) was declared FAILED: dropping what it held (handed over by the"
+        + " others); it rejoins as a new incarnation", self);
+    numbered.clear();
+    lastN.clear();
+    held.clear();
+    staging.clear();
+    adopting.clear();
+    inBarrier = false;
   }
 
   // ---- peer requests ----
@@ -568,6 +868,8 @@ public final class DataPlane implements AutoCloseable {
       Held h = held.get(key);
       if (h == null || h.role != RecordType.MIRROR) {
         h = new Held(RecordType.MIRROR, p, u.getCrc32C(), r.getSender(), seq);
+        h.offset = u.getOffset();
+        h.data = bytes;
         h.durable = store(h, key, u.toBuilder(), bytes, seq);
         held.put(key, h);
       }
@@ -750,7 +1052,7 @@ public final class DataPlane implements AutoCloseable {
     }
     if (h.role == RecordType.OWNED) {
       numbered.computeIfAbsent(new PortionEpoch(h.portion, seq.epoch()), k -> new ArrayList<>())
-          .add(new Numbered(seq.n(), u.getOffset(), bytes.length, h.crc32c,
+          .add(new Numbered(key, seq.n(), u.getOffset(), bytes.length, h.crc32c,
               hasSecondary(u.getVolume()) ? bytes : null));
     }
     return f.exceptionally(e -> {

@@ -5,6 +5,8 @@ import dev.ferry.proto.peer.ForwardRequest;
 import dev.ferry.proto.peer.MirrorRequest;
 import dev.ferry.proto.peer.PeerGrpc;
 import dev.ferry.proto.peer.PeerResponse;
+import dev.ferry.proto.peer.HandoffReply;
+import dev.ferry.proto.peer.HandoffRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -22,7 +24,7 @@ import java.util.function.LongFunction;
  * This node's outgoing Mirror and Forward streams, one of each per peer, opened on first use
  * and reopened after a failure. Responses are matched to requests by id.
  *
- * <p>Threading: {@link #mirror} and {@link #forward} are called only from the data-path thread
+ * <p>Threading: {@link #mirror}, {@link #forward} and {@link #handoff} are called only from the data-path thread
  * (gRPC stream observers are not thread-safe); responses arrive on gRPC threads and only
  * complete futures.
  */
@@ -41,6 +43,25 @@ final class PeerLinks implements AutoCloseable {
   /** Forwards one update to its owner; completes with the owner's sequence number. */
   CompletableFuture<SequenceNumber> forward(String member, HostAndPort address, ForwardRequest.Builder r) {
     return send(forwardLinks, member, address, PeerGrpc.PeerStub::forward, id -> r.setId(id).build());
+  }
+
+  /** Hands a failed owner's updates to {@code member}, their new owner (one unary call). */
+  CompletableFuture<HandoffReply> handoff(String member, HostAndPort address, HandoffRequest r) {
+    CompletableFuture<HandoffReply> out = new CompletableFuture<>();
+    com.google.common.util.concurrent.ListenableFuture<HandoffReply> call =
+        PeerGrpc.newFutureStub(channel(member, address))
+            .withDeadlineAfter(10, java.util.concurrent.TimeUnit.SECONDS).handoff(r);
+    call.addListener(() -> {
+      try {
+        out.complete(call.get());
+      } catch (java.util.concurrent.ExecutionException e) {
+        out.completeExceptionally(e.getCause());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        out.completeExceptionally(e);
+      }
+    }, Runnable::run);
+    return out;
   }
 
   private CompletableFuture<SequenceNumber> send(Map<String, Link> links, String member,

@@ -3,6 +3,8 @@ package dev.ferry.node.data;
 import dev.ferry.proto.peer.ForwardRequest;
 import dev.ferry.control.Portion;
 import dev.ferry.proto.peer.FreezeReply;
+import dev.ferry.proto.peer.HandoffReply;
+import dev.ferry.proto.peer.HandoffRequest;
 import dev.ferry.proto.peer.FreezeRequest;
 import dev.ferry.proto.peer.SealReply;
 import dev.ferry.proto.peer.SealRequest;
@@ -56,6 +58,11 @@ public final class PeerService extends PeerGrpc.PeerImplBase {
   @Override
   public void seal(SealRequest r, StreamObserver<SealReply> out) {
     reply(data.seal(r.getEpoch()), marks -> SealReply.newBuilder().addAllWatermarks(marks).build(), out);
+  }
+
+  @Override
+  public void handoff(HandoffRequest r, StreamObserver<HandoffReply> out) {
+    reply(data.acceptHandoff(r), v -> HandoffReply.getDefaultInstance(), out);
   }
 
   private static <T, R> void reply(CompletableFuture<T> result, Function<T, R> toReply,

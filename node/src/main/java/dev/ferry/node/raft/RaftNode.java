@@ -213,14 +213,34 @@ public final class RaftNode implements Closeable {
 
   /** Adds a peer to the Raft configuration; returns once the new configuration is committed. */
   public List<RaftPeer> addPeer(RaftPeer newPeer) throws IOException {
-    RaftClientReply reply = client().admin().setConfiguration(
-        SetConfigurationRequest.Arguments.newBuilder()
-            .setServersInNewConf(List.of(newPeer))
-            .setMode(SetConfigurationRequest.Mode.ADD)
-            .build());
+    return setConfiguration(SetConfigurationRequest.Arguments.newBuilder()
+        .setServersInNewConf(List.of(newPeer))
+        .setMode(SetConfigurationRequest.Mode.ADD)
+        .build(), "adding Raft peer " + newPeer.getId());
+  }
+
+  /**
+   * Removes a peer from the Raft configuration (DESIGN.md §6: an explicit step, never implied
+   * by a member's state); returns once the new configuration is committed. Nothing happens if
+   * it is not a peer.
+   */
+  public List<RaftPeer> removePeer(String id) throws IOException {
+    List<RaftPeer> now = raftPeers();
+    List<RaftPeer> remaining = now.stream().filter(p -> !p.getId().toString().equals(id)).toList();
+    if (remaining.size() == now.size()) {
+      return now;
+    }
+    return setConfiguration(SetConfigurationRequest.Arguments.newBuilder()
+        .setServersInNewConf(remaining)
+        .setMode(SetConfigurationRequest.Mode.SET_UNCONDITIONALLY)
+        .build(), "removing Raft peer " + id);
+  }
+
+  private List<RaftPeer> setConfiguration(SetConfigurationRequest.Arguments change, String what)
+      throws IOException {
+    RaftClientReply reply = client().admin().setConfiguration(change);
     if (!reply.isSuccess()) {
-      throw new IOException("adding Raft peer " + newPeer.getId() + " failed: "
-          + reply.getException());
+      throw new IOException(what + " failed: " + reply.getException());
     }
     return raftPeers();
   }
