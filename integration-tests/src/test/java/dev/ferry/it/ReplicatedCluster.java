@@ -25,11 +25,20 @@ final class ReplicatedCluster implements AutoCloseable {
   /** As above, the processes started with extra environment variables. */
   static ReplicatedCluster up(String name, int basePort, java.util.Map<String, String> env,
       String... volumes) throws Exception {
+    return up(name, basePort, 3, env, volumes);
+  }
+
+  /** As above with {@code nodes} nodes. */
+  static ReplicatedCluster up(String name, int basePort, int nodes,
+      java.util.Map<String, String> env, String... volumes) throws Exception {
     Path dir = FerryCli.workDir(name);
-    FerryCli.runWith(env, "cluster", "up", "--nodes", "3", "--dir", dir.toString(), "--secondary",
-        "--base-port", String.valueOf(basePort)).assertOk();
-    String cluster = "127.0.0.1:" + (basePort + 1) + ",127.0.0.1:" + (basePort + 2) + ",127.0.0.1:"
-        + (basePort + 3);
+    FerryCli.runWith(env, "cluster", "up", "--nodes", String.valueOf(nodes), "--dir",
+        dir.toString(), "--secondary", "--base-port", String.valueOf(basePort)).assertOk();
+    StringBuilder addresses = new StringBuilder();
+    for (int i = 1; i <= nodes; i++) {
+      addresses.append(i == 1 ? "" : ",").append("127.0.0.1:").append(basePort + i);
+    }
+    String cluster = addresses.toString();
     String secondary = "127.0.0.1:" + (basePort + 99);
     for (String v : volumes) {
       FerryCli.run("admin", "--cluster", cluster, "volume", "create", v, "--size", "64MiB",

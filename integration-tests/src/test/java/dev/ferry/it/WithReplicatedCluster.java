@@ -23,6 +23,11 @@ abstract class WithReplicatedCluster {
 
   protected abstract String[] volumes();
 
+  /** How many nodes; three by default. */
+  protected int nodes() {
+    return 3;
+  }
+
   /** Extra environment of the cluster's processes (FERRY_NODE_JAVA_OPTS); none by default. */
   protected java.util.Map<String, String> environment() throws Exception {
     return java.util.Map.of();
@@ -30,7 +35,7 @@ abstract class WithReplicatedCluster {
 
   @BeforeAll
   void up() throws Exception {
-    site = ReplicatedCluster.up(name(), basePort(), environment(), volumes());
+    site = ReplicatedCluster.up(name(), basePort(), nodes(), environment(), volumes());
     dir = site.dir;
     cluster = site.cluster;
     secondary = site.secondary;

@@ -63,6 +63,8 @@ final class EpochBarrier implements AutoCloseable {
   private final BarrierHook hook;
   private final Channels channels = new Channels();
   private long failuresLogged;
+  /** The last failed step (epoch, step, member): a new one is always logged. */
+  private String lastFailure = "";
 
   EpochBarrier(RaftNode raft, Clock clock, EpochStats stats, BarrierHook hook) {
     this.raft = raft;
@@ -202,10 +204,12 @@ final class EpochBarrier implements AutoCloseable {
       try {
         out.add(replies.get(i).get(deadline.toMillis() + 500, TimeUnit.MILLISECONDS));
       } catch (ExecutionException | TimeoutException e) {
-        if (failuresLogged++ % 20 == 0) {
+        String failure = epoch + what + members.get(i).id();
+        if (!failure.equals(lastFailure) || failuresLogged++ % 20 == 0) {
           LOG.warn("epoch {}: {} of {} failed ({}); retrying next period", epoch, what,
               members.get(i).id(), e.getCause() == null ? e : e.getCause());
         }
+        lastFailure = failure;
         return null;
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();

@@ -130,7 +130,9 @@ public final class DataPlane implements AutoCloseable {
    * has not arrived yet (claim 13). Their writes wait; Seal is refused until it is empty.
    * Data thread only, as are the two below.
    */
-  private final Map<Portion, Set<String>> adopting = new HashMap<>();
+  private final Map<Portion, Adoption> adopting = new HashMap<>();
+  /** Per failed member, who has sent its last handoff here (it may come before we expect it). */
+  private final Map<String, Set<String>> handoffsDone = new HashMap<>();
   /** Failed members (id#incarnation) whose updates this node has handed over since it started. */
   private final Set<String> handedOver = new HashSet<>();
   /** The last state handleFailures saw, to tell which portions a failure moved here. */
@@ -147,6 +149,9 @@ public final class DataPlane implements AutoCloseable {
   private final Map<UpdateKey, Held> held = new HashMap<>();
 
   private record PortionEpoch(Portion portion, long epoch) {}
+
+  /** A portion taken over from {@code failed}: the members whose handoff has not come yet. */
+  private record Adoption(String failed, Set<String> waitingFor) {}
 
   /** Portions whose owner changes with CloseEpoch(epoch). */
   private record Moving(long epoch, Set<Portion> portions) {
@@ -397,7 +402,7 @@ public final class DataPlane implements AutoCloseable {
     if (m != null && s.openEpoch() > m.epoch()) {
       moving.compareAndSet(m, null);
     }
-    if (parked.isEmpty() || (moving.get() != null && adopting.isEmpty())) {
+    if (parked.isEmpty()) {
       return;
     }
     // each one checks again and waits again if it still must
@@ -441,13 +446,22 @@ public final class DataPlane implements AutoCloseable {
             + adopting.size() + " portion(s) of a failed member; handoff not complete"));
       }
       List<CompletableFuture<?>> begun = new ArrayList<>();
+      List<Held> waitingFor = new ArrayList<>();
       for (Held h : inFlight) {
         if (h.seq == null || h.seq.epoch() <= epoch) {
           begun.add(h.copied.handle((v, e) -> null));
+          waitingFor.add(h);
         }
       }
-      return CompletableFuture.allOf(begun.toArray(CompletableFuture[]::new))
-          .thenApplyAsync(v -> watermarks(epoch), thread);
+      CompletableFuture<Void> settled = CompletableFuture.allOf(begun.toArray(CompletableFuture[]::new));
+      CompletableFuture.delayedExecutor(4, TimeUnit.SECONDS, thread).execute(() -> {
+        if (!settled.isDone()) {
+          waitingFor.stream().filter(h -> !h.copied.isDone()).limit(5).forEach(h ->
+              LOG.warn("seal of epoch {} still waits for {} {} {} (other copy: {})", epoch, h.role,
+                  h.portion, h.seq == null ? "-" : h.seq.epoch() + "/" + h.seq.n(), h.peer));
+        }
+      });
+      return settled.thenApplyAsync(v -> watermarks(epoch), thread);
     }, thread).thenCompose(f -> f);
   }
 
@@ -584,8 +598,8 @@ public final class DataPlane implements AutoCloseable {
       return;
     }
     // a member handing over to us that failed too will not finish: stop waiting for it
-    adopting.values().forEach(waiting -> waiting.removeIf(id -> !live(s, id)));
-    adopting.values().removeIf(Set::isEmpty);
+    adopting.values().forEach(a -> a.waitingFor().removeIf(id -> !live(s, id)));
+    adopting.values().removeIf(a -> a.waitingFor().isEmpty());
     for (Member failed : s.members().values()) {
       String tag = failed.id() + "#" + failed.incarnation();
       if (failed.state() != MemberState.FAILED || handedOver.contains(tag)) {
@@ -619,13 +633,17 @@ public final class DataPlane implements AutoCloseable {
       VolumeAssignment was = before.assignment().get(volume);
       for (int r = 0; was != null && r < now.regions() && r < was.regions(); r++) {
         if (failed.equals(was.owner(r)) && self.equals(now.owner(r))) {
-          adopting.put(new Portion(volume, r), new HashSet<>(senders));
+          Set<String> waiting = new HashSet<>(senders);
+          waiting.removeAll(handoffsDone.getOrDefault(failed, Set.of()));
+          if (!waiting.isEmpty()) {
+            adopting.put(new Portion(volume, r), new Adoption(failed, waiting));
+          }
         }
       }
     });
     if (!adopting.isEmpty()) {
-      LOG.warn("{} failed: taking over {} portion(s); waiting for the handoff from {}", failed,
-          adopting.size(), senders);
+      LOG.warn("{} failed: taking over portions; waiting for the handoff from {} (done: {})",
+          failed, senders, handoffsDone.getOrDefault(failed, Set.of()));
     }
   }
 
@@ -702,9 +720,16 @@ public final class DataPlane implements AutoCloseable {
       adopt(s, u);
     }
     if (r.getDone()) {
-      adopting.values().forEach(waiting -> waiting.remove(r.getSender()));
-      adopting.values().removeIf(Set::isEmpty);
+      handoffsDone.computeIfAbsent(r.getFailed(), f -> new HashSet<>()).add(r.getSender());
+      boolean waited = !adopting.isEmpty();
+      adopting.values().stream().filter(a -> a.failed().equals(r.getFailed()))
+          .forEach(a -> a.waitingFor().remove(r.getSender()));
+      adopting.values().removeIf(a -> a.waitingFor().isEmpty());
       if (adopting.isEmpty()) {
+        if (waited) {
+          LOG.info("{} failed: handoff complete (last from {}); its portions take writes here",
+              r.getFailed(), r.getSender());
+        }
         releaseParked(s);
       }
     }
