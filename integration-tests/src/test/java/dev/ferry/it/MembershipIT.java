@@ -50,7 +50,7 @@ class MembershipIT extends WithReplicatedCluster {
   @Test
   void aNodeJoinsAndAnotherIsDrainedUnderLoadAndNothingAcknowledgedIsLost() throws Exception {
     Path ledger = dir.resolve("ledger.csv");
-    CompletableFuture<FerryCli.Result> load = FerryCli.dependentLoad(cluster, "j1,j2", 30, ledger);
+    CompletableFuture<FerryCli.Result> load = FerryCli.dependentLoad(cluster, "j1,j2", 50, ledger);
     await().atMost(Duration.ofSeconds(30)).until(() ->
         java.nio.file.Files.exists(ledger) && java.nio.file.Files.size(ledger) > 0);
     FerryCli.run("cluster", "add", "--dir", dir.toString()).assertOk();
@@ -59,6 +59,7 @@ class MembershipIT extends WithReplicatedCluster {
 
     FerryCli.run("admin", "--cluster", cluster, "member", "drain", "n2").assertOk();
     await().atMost(Duration.ofSeconds(30)).until(() -> placements("n2") == 0);
+    // the portions moved while the primary was writing (the load runs 50 s)
     assertThat(load).as("the drain happened under load").isNotDone();
 
     FerryCli.Result l = load.get();

@@ -966,7 +966,7 @@ public final class DataPlane implements AutoCloseable {
         Volume v = s.volumes().get(p.volume());
         List<Numbered> updates = numbered.get(pe);
         if (v == null || v.secondary().isEmpty() || e.staged().contains(p) || updates == null
-            || !staging.add(pe)) {
+            || adopting.containsKey(p) || !staging.add(pe)) { // taken over: once all is here
           continue;
         }
         sending.add(pe);
