@@ -6,6 +6,7 @@ import static dev.ferry.control.CommandRejected.notFound;
 
 import com.google.common.collect.ImmutableSortedMap;
 import com.google.common.collect.ImmutableSortedSet;
+import dev.ferry.proto.control.AmendWatermark;
 import dev.ferry.proto.control.CloseEpoch;
 import dev.ferry.proto.control.Command;
 import dev.ferry.proto.control.CommitEpoch;
@@ -74,6 +75,7 @@ public final class ClusterTransitions {
       case COMMIT_EPOCH -> commitEpoch(s, c.getCommitEpoch());
       case EPOCH_APPLIED -> epochApplied(s, c.getEpochApplied());
       case SET_CTS_PERIOD -> setCtsPeriod(s, c.getSetCtsPeriod().getPeriodMillis());
+      case AMEND_WATERMARK -> amendWatermark(s, c.getAmendWatermark());
       case KIND_NOT_SET -> throw invalid("empty command");
     };
   }
@@ -354,6 +356,36 @@ public final class ClusterTransitions {
     if (next.fullyStaged()) {
       next = next.withState(EpochState.STAGED);
     }
+    return s.withEpochs(s.openEpoch(), put(s.epochs(), e.number(), next), s.consistentEpoch(),
+        s.consistentEpochClosedAtMillis());
+  }
+
+  /**
+   * A portion's watermark in a closed epoch, replaced by a subset of it: what the survivors of
+   * its failed owner hold (see AmendWatermark in control.proto).
+   */
+  private static ClusterState amendWatermark(ClusterState s, AmendWatermark a) {
+    EpochRecord e = requireEpoch(s, a.getEpoch());
+    Watermark w = a.getWatermark();
+    Portion p = requirePortion(s, w.getVolume(), w.getRegion());
+    Watermark old = e.watermarks().get(p);
+    if (old == null) {
+      throw invalid("portion " + p + " has no updates in epoch " + e.number());
+    }
+    if (e.state() != EpochState.CLOSED || e.staged().contains(p)) {
+      throw conflict("portion " + p + " of epoch " + e.number() + " is staged already");
+    }
+    if (w.getCount() < 0 || w.getBytes() < 0 || w.getCount() > old.getCount()
+        || w.getLastN() > old.getLastN() || w.getBytes() > old.getBytes()) {
+      throw invalid("the watermark of " + p + " in epoch " + e.number() + " can only shrink: "
+          + "count " + w.getCount() + " of " + old.getCount() + ", last n " + w.getLastN() + " of "
+          + old.getLastN() + ", " + w.getBytes() + " of " + old.getBytes() + " bytes");
+    }
+    TreeMap<Portion, Watermark> marks = new TreeMap<>(e.watermarks());
+    marks.put(p, w);
+    EpochRecord next = new EpochRecord(e.number(), e.state(),
+        ImmutableSortedMap.copyOfSorted(marks), e.staged(), e.secondaries(), e.appliedBy(),
+        e.closedAtMillis());
     return s.withEpochs(s.openEpoch(), put(s.epochs(), e.number(), next), s.consistentEpoch(),
         s.consistentEpochClosedAtMillis());
   }

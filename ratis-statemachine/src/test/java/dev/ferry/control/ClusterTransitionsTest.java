@@ -473,6 +473,24 @@ class ClusterTransitionsTest {
     }
 
     @Test
+    void aWatermarkOfAClosedUnstagedPortionCanOnlyShrink() {
+      ClusterState closed = accept(withVolume(2, "v", 4, DR),
+          closeEpoch(1, 1_000, List.of(watermark("v", 0, 3), watermark("v", 2, 9))));
+      ClusterState amended = accept(closed, Cmds.amendWatermark(1, watermark("v", 2, 8)));
+      assertThat(amended.epochs().get(1L).watermarks().get(new Portion("v", 2)).getLastN())
+          .isEqualTo(8);
+      assertThat(amended.epochs().get(1L).watermarks().get(new Portion("v", 0)))
+          .isEqualTo(closed.epochs().get(1L).watermarks().get(new Portion("v", 0)));
+      reject(closed, Cmds.amendWatermark(1, watermark("v", 2, 10)), RejectCode.INVALID,
+          "can only shrink");
+      reject(closed, Cmds.amendWatermark(1, watermark("v", 1, 1)), RejectCode.INVALID,
+          "has no updates in epoch 1");
+      ClusterState staged = accept(closed, epochStaged(1, List.of(new Portion("v", 2))));
+      reject(staged, Cmds.amendWatermark(1, watermark("v", 2, 8)), RejectCode.CONFLICT,
+          "staged already");
+    }
+
+    @Test
     void epochsWithoutASecondaryAreAppliedAtCommit() {
       ClusterState s = withVolume(2, "v", 4, "");
       ClusterState closed = accept(s, closeEpoch(1, 77, List.of(watermark("v", 1, 1))));

@@ -130,6 +130,11 @@ public final class Cmds {
     return Command.newBuilder().setEpochStaged(b).build();
   }
 
+  public static Command amendWatermark(long epoch, Watermark w) {
+    return Command.newBuilder().setAmendWatermark(
+        dev.ferry.proto.control.AmendWatermark.newBuilder().setEpoch(epoch).setWatermark(w)).build();
+  }
+
   public static Command commitEpoch(long epoch) {
     return Command.newBuilder().setCommitEpoch(CommitEpoch.newBuilder().setEpoch(epoch)).build();
   }

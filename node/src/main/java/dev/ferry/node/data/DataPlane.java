@@ -133,6 +133,12 @@ public final class DataPlane implements AutoCloseable {
   private final Map<Portion, Adoption> adopting = new HashMap<>();
   /** Per failed member, who has sent its last handoff here (it may come before we expect it). */
   private final Map<String, Set<String>> handoffsDone = new HashMap<>();
+  /** Portions this node took over from a failed owner (their closed epochs may need amending). */
+  private final Set<Portion> takenOver = new HashSet<>();
+  /** The open epoch when this node last took portions over: later ones are its own. */
+  private long takenOverThrough;
+  /** Watermark amendments proposed and not yet answered. */
+  private final Set<PortionEpoch> amending = new HashSet<>();
   /** Failed members (id#incarnation) whose updates this node has handed over since it started. */
   private final Set<String> handedOver = new HashSet<>();
   /** The last state handleFailures saw, to tell which portions a failure moved here. */
@@ -468,19 +474,23 @@ public final class DataPlane implements AutoCloseable {
   private List<Watermark> watermarks(long epoch) {
     List<Watermark> out = new ArrayList<>();
     numbered.forEach((pe, updates) -> {
-      if (pe.epoch() != epoch || updates.isEmpty()) {
-        return;
+      if (pe.epoch() == epoch && !updates.isEmpty()) {
+        out.add(watermarkOf(pe.portion(), updates));
       }
-      EpochDigest d = new EpochDigest();
-      for (Numbered u : updates) {
-        d.add(u.n(), u.offset(), u.length(), u.crc32c());
-      }
-      out.add(Watermark.newBuilder().setVolume(pe.portion().volume()).setRegion(pe.portion().region())
-          .setLastN(d.lastN()).setCount(d.count()).setBytes(d.bytes())
-          .setDigest(ByteString.copyFrom(d.digest())).build());
     });
     out.sort(java.util.Comparator.comparing(Watermark::getVolume).thenComparingLong(Watermark::getRegion));
     return out;
+  }
+
+  /** Count, bytes, last n and digest of a portion's updates in one epoch, in n order. */
+  private static Watermark watermarkOf(Portion p, List<Numbered> updates) {
+    EpochDigest d = new EpochDigest();
+    for (Numbered u : updates) {
+      d.add(u.n(), u.offset(), u.length(), u.crc32c());
+    }
+    return Watermark.newBuilder().setVolume(p.volume()).setRegion(p.region())
+        .setLastN(d.lastN()).setCount(d.count()).setBytes(d.bytes())
+        .setDigest(ByteString.copyFrom(d.digest())).build();
   }
 
   /**
@@ -638,6 +648,8 @@ public final class DataPlane implements AutoCloseable {
           if (!waiting.isEmpty()) {
             adopting.put(new Portion(volume, r), new Adoption(failed, waiting));
           }
+          takenOver.add(new Portion(volume, r));
+          takenOverThrough = Math.max(takenOverThrough, s.openEpoch());
         }
       }
     });
@@ -847,6 +859,7 @@ public final class DataPlane implements AutoCloseable {
     held.clear();
     staging.clear();
     adopting.clear();
+    takenOver.clear();
     inBarrier = false;
   }
 
@@ -965,8 +978,15 @@ public final class DataPlane implements AutoCloseable {
         PortionEpoch pe = new PortionEpoch(p, e.number());
         Volume v = s.volumes().get(p.volume());
         List<Numbered> updates = numbered.get(pe);
+        if (updates == null && takenOver.contains(p) && e.number() <= takenOverThrough) {
+          updates = List.of(); // taken over and nothing of it survived: stage it empty
+        }
         if (v == null || v.secondary().isEmpty() || e.staged().contains(p) || updates == null
             || adopting.containsKey(p) || !staging.add(pe)) { // taken over: once all is here
+          continue;
+        }
+        if (takenOver.contains(p) && amendIfShort(e, p, updates)) {
+          staging.remove(pe);
           continue;
         }
         sending.add(pe);
@@ -1010,6 +1030,37 @@ public final class DataPlane implements AutoCloseable {
             }
           }, thread);
     }
+  }
+
+  /**
+   * A portion taken over from a failed owner whose closed-epoch watermark counts updates no
+   * survivor handed over (the failed owner sealed them; with both copies needed for an ack,
+   * none was acknowledged): proposes the watermark of what is here instead, once. True while
+   * the watermark is not the one of the updates here.
+   */
+  private boolean amendIfShort(EpochRecord e, Portion p, List<Numbered> updates) {
+    Watermark sealed = e.watermarks().get(p);
+    Watermark here = watermarkOf(p, updates);
+    if (here.equals(sealed.toBuilder().setVolume(p.volume()).setRegion(p.region()).build())) {
+      return false;
+    }
+    PortionEpoch pe = new PortionEpoch(p, e.number());
+    if (amending.add(pe)) {
+      LOG.warn("epoch {}: {} was sealed by its failed owner with {} update(s) (last n {}); the"
+          + " survivors hold {} (last n {}): amending its watermark", e.number(), p,
+          sealed.getCount(), sealed.getLastN(), here.getCount(), here.getLastN());
+      propose.apply(dev.ferry.proto.control.Command.newBuilder().setAmendWatermark(
+              dev.ferry.proto.control.AmendWatermark.newBuilder().setEpoch(e.number())
+                  .setWatermark(here)).build())
+          .whenCompleteAsync((r, error) -> {
+            amending.remove(pe);
+            if (error != null) {
+              LOG.warn("amending the watermark of {} in epoch {} failed: {}", p, e.number(),
+                  String.valueOf(error));
+            }
+          }, thread);
+    }
+    return true;
   }
 
   private static List<StageRequest> stageMessages(long epoch, Portion p, Volume v,
