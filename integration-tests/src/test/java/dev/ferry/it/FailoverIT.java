@@ -58,7 +58,7 @@ class FailoverIT extends WithReplicatedCluster {
   @Test
   void twoNodesKilledOneAfterTheOtherUnderLoadLoseNoAcknowledgedWrite() throws Exception {
     Path ledger = dir.resolve("ledger.csv");
-    CompletableFuture<FerryCli.Result> load = FerryCli.dependentLoad(cluster, "f1,f2", 40, ledger);
+    CompletableFuture<FerryCli.Result> load = FerryCli.dependentLoad(cluster, "f1,f2", 70, ledger);
     await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(ledger) && Files.size(ledger) > 0);
     for (int round = 0; round < 2; round++) {
       String leader = status().get("leader").getAsString();
@@ -70,6 +70,7 @@ class FailoverIT extends WithReplicatedCluster {
         }
       }
       assertThat(victim).isNotNull();
+      assertThat(load).as("the load still runs before kill %d", round + 1).isNotDone();
       long pid = FerryCli.nodes(dir).get(victim).get("pid").getAsLong();
       ProcessHandle.of(pid).orElseThrow().destroyForcibly(); // kill -9
       String failed = victim;

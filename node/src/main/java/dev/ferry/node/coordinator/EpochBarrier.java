@@ -63,7 +63,7 @@ final class EpochBarrier implements AutoCloseable {
   private final BarrierHook hook;
   private final Channels channels = new Channels();
   private long failuresLogged;
-  /** The last failed step (epoch, step, member): a new one is always logged. */
+  /** The last failed step (epoch, step, member, reason): a new one is always logged. */
   private String lastFailure = "";
 
   EpochBarrier(RaftNode raft, Clock clock, EpochStats stats, BarrierHook hook) {
@@ -204,10 +204,11 @@ final class EpochBarrier implements AutoCloseable {
       try {
         out.add(replies.get(i).get(deadline.toMillis() + 500, TimeUnit.MILLISECONDS));
       } catch (ExecutionException | TimeoutException e) {
-        String failure = epoch + what + members.get(i).id();
+        Throwable cause = e.getCause() == null ? e : e.getCause();
+        String failure = epoch + what + members.get(i).id() + cause.getMessage();
         if (!failure.equals(lastFailure) || failuresLogged++ % 20 == 0) {
           LOG.warn("epoch {}: {} of {} failed ({}); retrying next period", epoch, what,
-              members.get(i).id(), e.getCause() == null ? e : e.getCause());
+              members.get(i).id(), cause);
         }
         lastFailure = failure;
         return null;
