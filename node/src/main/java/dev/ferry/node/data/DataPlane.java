@@ -511,10 +511,14 @@ public final class DataPlane implements AutoCloseable {
         lastN.keySet().removeIf(pe -> pe.epoch() <= releasedEpoch);
         // a retry can come for a while after its epoch was applied: keep the key that long
         long forget = releasedEpoch - RETRY_MEMORY_EPOCHS;
-        held.values().removeIf(h -> h.seq != null && h.seq.epoch() <= forget && !inFlight.contains(h));
-        for (Held h : held.values()) {
-          if (h.seq != null && h.seq.epoch() <= releasedEpoch) {
-            h.data = null; // applied: nothing left to hand over
+        for (var it = held.values().iterator(); it.hasNext(); ) {
+          Held h = it.next();
+          if (h.seq == null || h.seq.epoch() > releasedEpoch) {
+            continue;
+          }
+          h.data = null; // applied: nothing left to hand over
+          if (h.seq.epoch() <= forget && !inFlight.contains(h)) {
+            it.remove();
           }
         }
         long upTo = releasedEpoch;
@@ -671,11 +675,8 @@ public final class DataPlane implements AutoCloseable {
       VolumeAssignment a = s.assignment().get(h.portion.volume());
       String owner = a == null ? null : a.owner(h.portion.region());
       if (owner != null) {
-        byOwner.computeIfAbsent(owner, o -> new ArrayList<>()).add(Update.newBuilder()
-            .setPrimaryId(key.primaryId()).setClientSeq(key.clientSeq())
-            .setVolume(h.portion.volume()).setRegion(h.portion.region()).setOffset(h.offset)
-            .setData(ByteString.copyFrom(h.data)).setCrc32C(h.crc32c)
-            .setEpoch(h.seq.epoch()).setN(h.seq.n()).build());
+        byOwner.computeIfAbsent(owner, o -> new ArrayList<>())
+            .add(sequencedUpdate(key, h.portion, h.offset, h.data, h.crc32c, h.seq));
       }
     });
     for (Member m : s.members().values()) {
@@ -695,6 +696,15 @@ public final class DataPlane implements AutoCloseable {
         LOG.info("{} failed: handing {} update(s) over to {}", failed, updates.size(), m.id());
       }
     }
+  }
+
+  /** An update as a peer sends it with its sequence number (handoff, re-mirroring). */
+  private static Update sequencedUpdate(UpdateKey key, Portion p, long offset, byte[] data,
+      int crc32c, SequenceNumber seq) {
+    return Update.newBuilder().setPrimaryId(key.primaryId()).setClientSeq(key.clientSeq())
+        .setVolume(p.volume()).setRegion(p.region()).setOffset(offset)
+        .setData(ByteString.copyFrom(data)).setCrc32C(crc32c)
+        .setEpoch(seq.epoch()).setN(seq.n()).build();
   }
 
   /** Retries for a while: the receiver may not have applied the failure yet. */
@@ -775,14 +785,14 @@ public final class DataPlane implements AutoCloseable {
     numbered.get(new PortionEpoch(p, seq.epoch())).sort(java.util.Comparator.comparingLong(Numbered::n));
     held.put(key, h);
     h.copied = mirror == null ? h.durable.thenApply(v -> seq)
-        : h.durable.thenCombine(mirrorCopy(s, mirror, key, p, u, 0), (v, m) -> seq);
+        : h.durable.thenCombine(mirrorCopy(s, mirror, u, 0), (v, m) -> seq);
     h.acked = h.copied;
     track(h);
   }
 
   /** One copy on {@code mirror} with the update's own number; retried while the link is new. */
-  private CompletableFuture<SequenceNumber> mirrorCopy(ClusterState s, String mirror,
-      UpdateKey key, Portion p, Update u, int attempt) {
+  private CompletableFuture<SequenceNumber> mirrorCopy(ClusterState s, String mirror, Update u,
+      int attempt) {
     if (!live(s, mirror)) {
       return CompletableFuture.failedFuture(WriteValidator.fail(Status.UNAVAILABLE,
           "mirror " + mirror + " is not a live member"));
@@ -796,7 +806,7 @@ public final class DataPlane implements AutoCloseable {
                 : CompletableFuture.<SequenceNumber>failedFuture(e);
           }
           ClusterState now = state.get();
-          return CompletableFuture.supplyAsync(() -> mirrorCopy(now, mirror, key, p, u, attempt + 1),
+          return CompletableFuture.supplyAsync(() -> mirrorCopy(now, mirror, u, attempt + 1),
               CompletableFuture.delayedExecutor(100, TimeUnit.MILLISECONDS, thread))
               .thenCompose(f -> f);
         }, thread).thenCompose(f -> f);
@@ -821,14 +831,11 @@ public final class DataPlane implements AutoCloseable {
         if (h == null || !failed.equals(h.peer) || u.data() == null) {
           continue;
         }
-        Update update = Update.newBuilder().setPrimaryId(u.key().primaryId())
-            .setClientSeq(u.key().clientSeq()).setVolume(p.volume()).setRegion(p.region())
-            .setOffset(u.offset()).setData(ByteString.copyFrom(u.data())).setCrc32C(u.crc32c())
-            .setEpoch(e.getKey().epoch()).setN(u.n()).build();
+        Update update = sequencedUpdate(u.key(), p, u.offset(), u.data(), u.crc32c(), h.seq);
         Held again = new Held(RecordType.OWNED, p, u.crc32c(), mirror, h.seq);
         again.durable = h.durable;
         SequenceNumber seq = h.seq;
-        again.copied = mirrorCopy(s, mirror, u.key(), p, update, 0).thenApply(m -> seq);
+        again.copied = mirrorCopy(s, mirror, update, 0).thenApply(m -> seq);
         again.acked = h.acked == null ? again.copied : h.acked;
         held.put(u.key(), again);
         track(again);
