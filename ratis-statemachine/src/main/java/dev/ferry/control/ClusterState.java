@@ -9,7 +9,8 @@ import java.util.Optional;
 /**
  * The replicated control state: members, volumes, the portion assignment (with its version),
  * the epoch lifecycle, and the epoch period if one was set for the whole cluster
- * ({@code ctsPeriodMillis}; 0 = every node uses its own {@code cts.period}). Immutable;
+ * ({@code ctsPeriodMillis}; 0 = every node uses its own {@code cts.period}), and how many
+ * durable copies of every update exist before its ack ({@code copies}). Immutable;
  * {@link ClusterTransitions#apply} derives the next state.
  */
 public record ClusterState(
@@ -21,7 +22,11 @@ public record ClusterState(
     ImmutableSortedMap<Long, EpochRecord> epochs,
     long consistentEpoch,
     long consistentEpochClosedAtMillis,
-    long ctsPeriodMillis) {
+    long ctsPeriodMillis,
+    int copies) {
+
+  /** Copies of every update when none was set: the owner's and one mirror's. */
+  public static final int DEFAULT_COPIES = 2;
 
   /** The state of a cluster that has just been formatted: no members, epoch 1 open. */
   public static final ClusterState EMPTY =
@@ -34,7 +39,8 @@ public record ClusterState(
           ImmutableSortedMap.of(),
           0,
           0,
-          0);
+          0,
+          DEFAULT_COPIES);
 
   public ClusterState {
     Objects.requireNonNull(members);
@@ -61,27 +67,32 @@ public record ClusterState(
 
   ClusterState withMembers(ImmutableSortedMap<String, Member> newMembers) {
     return new ClusterState(assignmentVersion, newMembers, volumes, assignment, openEpoch, epochs,
-        consistentEpoch, consistentEpochClosedAtMillis, ctsPeriodMillis);
+        consistentEpoch, consistentEpochClosedAtMillis, ctsPeriodMillis, copies);
   }
 
   ClusterState withVolumes(ImmutableSortedMap<String, Volume> newVolumes) {
     return new ClusterState(assignmentVersion, members, newVolumes, assignment, openEpoch, epochs,
-        consistentEpoch, consistentEpochClosedAtMillis, ctsPeriodMillis);
+        consistentEpoch, consistentEpochClosedAtMillis, ctsPeriodMillis, copies);
   }
 
   ClusterState withAssignment(ImmutableSortedMap<String, VolumeAssignment> newAssignment) {
     return new ClusterState(assignmentVersion + 1, members, volumes, newAssignment, openEpoch,
-        epochs, consistentEpoch, consistentEpochClosedAtMillis, ctsPeriodMillis);
+        epochs, consistentEpoch, consistentEpochClosedAtMillis, ctsPeriodMillis, copies);
   }
 
   ClusterState withEpochs(long newOpenEpoch, ImmutableSortedMap<Long, EpochRecord> newEpochs,
       long newConsistentEpoch, long newConsistentClosedAt) {
     return new ClusterState(assignmentVersion, members, volumes, assignment, newOpenEpoch,
-        newEpochs, newConsistentEpoch, newConsistentClosedAt, ctsPeriodMillis);
+        newEpochs, newConsistentEpoch, newConsistentClosedAt, ctsPeriodMillis, copies);
   }
 
   ClusterState withCtsPeriodMillis(long newCtsPeriodMillis) {
     return new ClusterState(assignmentVersion, members, volumes, assignment, openEpoch, epochs,
-        consistentEpoch, consistentEpochClosedAtMillis, newCtsPeriodMillis);
+        consistentEpoch, consistentEpochClosedAtMillis, newCtsPeriodMillis, copies);
+  }
+
+  ClusterState withCopies(int newCopies) {
+    return new ClusterState(assignmentVersion, members, volumes, assignment, openEpoch, epochs,
+        consistentEpoch, consistentEpochClosedAtMillis, ctsPeriodMillis, newCopies);
   }
 }

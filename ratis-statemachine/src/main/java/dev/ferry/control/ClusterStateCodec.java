@@ -27,7 +27,9 @@ public final class ClusterStateCodec {
             .setOpenEpoch(s.openEpoch())
             .setConsistentEpoch(s.consistentEpoch())
             .setConsistentEpochClosedAtMillis(s.consistentEpochClosedAtMillis())
-            .setCtsPeriodMillis(s.ctsPeriodMillis());
+            .setCtsPeriodMillis(s.ctsPeriodMillis())
+            // the default is written as 0, as snapshots from before SetCopies hold it
+            .setCopies(s.copies() == ClusterState.DEFAULT_COPIES ? 0 : s.copies());
     Map<String, Integer> memberIndex = new HashMap<>();
     for (Member m : s.members().values()) {
       memberIndex.put(m.id(), memberIndex.size() + 1);
@@ -54,7 +56,11 @@ public final class ClusterStateCodec {
                   dev.ferry.proto.control.VolumeAssignment.newBuilder().setVolume(volume);
               for (int r = 0; r < a.regions(); r++) {
                 va.addOwner(a.owner(r) == null ? 0 : memberIndex.get(a.owner(r)));
-                va.addMirror(a.mirror(r) == null ? 0 : memberIndex.get(a.mirror(r)));
+                List<String> mirrors = a.mirrors(r);
+                va.addMirror(mirrors.isEmpty() ? 0 : memberIndex.get(mirrors.get(0)));
+                for (int k = 1; k < s.copies() - 1; k++) {
+                  va.addMoreMirror(k < mirrors.size() ? memberIndex.get(mirrors.get(k)) : 0);
+                }
               }
               b.addAssignment(va);
             });
@@ -93,21 +99,31 @@ public final class ClusterStateCodec {
       volumes.put(v.getName(),
           new Volume(v.getName(), v.getSizeBytes(), v.getRegionSizeBytes(), v.getSecondary()));
     }
+    int copies = p.getCopies() == 0 ? ClusterState.DEFAULT_COPIES : p.getCopies();
+    if (copies < ClusterTransitions.MIN_COPIES || copies > ClusterTransitions.MAX_COPIES) {
+      throw new IllegalArgumentException("snapshot has copies " + copies);
+    }
+    int more = copies - 2; // further mirrors per region
     TreeMap<String, VolumeAssignment> assignment = new TreeMap<>();
     for (dev.ferry.proto.control.VolumeAssignment va : p.getAssignmentList()) {
       Volume v = volumes.get(va.getVolume());
       if (v == null || va.getOwnerCount() != v.regionCount()
-          || va.getMirrorCount() != v.regionCount()) {
+          || va.getMirrorCount() != v.regionCount()
+          || va.getMoreMirrorCount() != (long) more * v.regionCount()) {
         throw new IllegalArgumentException("snapshot assignment of volume '" + va.getVolume()
             + "' does not match its volume");
       }
       String[] owners = new String[va.getOwnerCount()];
-      String[] mirrors = new String[va.getMirrorCount()];
+      String[][] mirrors = new String[va.getMirrorCount()][];
       for (int r = 0; r < owners.length; r++) {
         owners[r] = memberAt(memberList, va.getOwner(r));
-        mirrors[r] = memberAt(memberList, va.getMirror(r));
+        mirrors[r] = new String[1 + more];
+        mirrors[r][0] = memberAt(memberList, va.getMirror(r));
+        for (int k = 0; k < more; k++) {
+          mirrors[r][1 + k] = memberAt(memberList, va.getMoreMirror(r * more + k));
+        }
       }
-      assignment.put(va.getVolume(), VolumeAssignment.of(owners, mirrors));
+      assignment.put(va.getVolume(), VolumeAssignment.ofMirrorLists(owners, mirrors));
     }
     TreeMap<Long, EpochRecord> epochs = new TreeMap<>();
     for (Epoch e : p.getEpochsList()) {
@@ -128,7 +144,7 @@ public final class ClusterStateCodec {
     return new ClusterState(p.getAssignmentVersion(), ImmutableSortedMap.copyOfSorted(members),
         ImmutableSortedMap.copyOfSorted(volumes), ImmutableSortedMap.copyOfSorted(assignment),
         p.getOpenEpoch(), ImmutableSortedMap.copyOfSorted(epochs), p.getConsistentEpoch(),
-        p.getConsistentEpochClosedAtMillis(), p.getCtsPeriodMillis());
+        p.getConsistentEpochClosedAtMillis(), p.getCtsPeriodMillis(), copies);
   }
 
   /** The assignment as a flat, sorted list of placements (what `ferry admin assignment` shows). */
@@ -136,9 +152,7 @@ public final class ClusterStateCodec {
     List<PortionPlacement> out = new java.util.ArrayList<>();
     s.assignment().forEach((volume, a) -> {
       for (int r = 0; r < a.regions(); r++) {
-        out.add(PortionPlacement.newBuilder().setVolume(volume).setRegion(r)
-            .setOwner(a.owner(r) == null ? "" : a.owner(r))
-            .setMirror(a.mirror(r) == null ? "" : a.mirror(r)).build());
+        out.add(AssignmentPolicy.placement(volume, r, a));
       }
     });
     return out;

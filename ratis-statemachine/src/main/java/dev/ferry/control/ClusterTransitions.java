@@ -23,6 +23,7 @@ import dev.ferry.proto.control.RejectCode;
 import dev.ferry.proto.control.Watermark;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -43,8 +44,10 @@ public final class ClusterTransitions {
   /** A volume may have at most this many regions (portions). */
   public static final int MAX_REGIONS_PER_VOLUME = 1 << 20;
 
-  /** Portions need an owner and a mirror on different nodes. */
-  public static final int MIN_ACTIVE_FOR_VOLUMES = 2;
+  /** The range of {@code copies} ({@code SetCopies}): the owner's plus 1..6 mirrors. */
+  public static final int MIN_COPIES = 2;
+
+  public static final int MAX_COPIES = 7;
 
   /** The range of an epoch period set for the whole cluster ({@code SetCtsPeriod}), in ms. */
   public static final long MIN_CTS_PERIOD_MILLIS = 10;
@@ -76,6 +79,7 @@ public final class ClusterTransitions {
       case EPOCH_APPLIED -> epochApplied(s, c.getEpochApplied());
       case SET_CTS_PERIOD -> setCtsPeriod(s, c.getSetCtsPeriod().getPeriodMillis());
       case AMEND_WATERMARK -> amendWatermark(s, c.getAmendWatermark());
+      case SET_COPIES -> setCopies(s, c.getSetCopies().getCopies());
       case KIND_NOT_SET -> throw invalid("empty command");
     };
   }
@@ -137,9 +141,9 @@ public final class ClusterTransitions {
       throw conflict("member " + id + " is " + m.state() + "; only ACTIVE or JOINING members drain");
     }
     int activeAfter = s.activeMemberIds().size() - (m.isActive() ? 1 : 0);
-    if (!s.volumes().isEmpty() && activeAfter < MIN_ACTIVE_FOR_VOLUMES) {
-      throw conflict("draining " + id + " would leave " + activeAfter
-          + " active member(s); every portion needs an owner and a mirror");
+    if (!s.volumes().isEmpty() && activeAfter < s.copies()) {
+      throw conflict("draining " + id + " would leave " + activeAfter + " active member(s);"
+          + " every portion needs its " + s.copies() + " copies on different members");
     }
     // its portions move at the next epoch end, with the CloseEpoch (claims 10, 11): moving
     // them now would change owners inside an epoch
@@ -191,9 +195,10 @@ public final class ClusterTransitions {
       throw invalid("secondary must be host:port, got '" + c.getSecondary() + "'");
     }
     int active = s.activeMemberIds().size();
-    if (active < MIN_ACTIVE_FOR_VOLUMES) {
-      throw conflict("a volume needs at least " + MIN_ACTIVE_FOR_VOLUMES
-          + " active members (owner and mirror), the cluster has " + active);
+    if (active < s.copies()) {
+      throw conflict("a volume needs at least " + s.copies() + " active members (its owner and "
+          + (s.copies() - 1) + " mirror(s) per portion, copies " + s.copies() + "), the cluster has "
+          + active);
     }
     Volume v = new Volume(c.getName(), c.getSizeBytes(), c.getRegionSizeBytes(), c.getSecondary());
     return rebalance(s.withVolumes(put(s.volumes(), v.name(), v)));
@@ -221,7 +226,7 @@ public final class ClusterTransitions {
   /** Rebalances over the ACTIVE members; bumps the version only if a placement changed. */
   private static ClusterState rebalance(ClusterState s) {
     ImmutableSortedMap<String, VolumeAssignment> next =
-        AssignmentPolicy.balance(s.volumes(), s.assignment(), s.activeMemberIds());
+        AssignmentPolicy.balance(s.volumes(), s.assignment(), s.activeMemberIds(), s.copies());
     return next.equals(s.assignment()) ? s : s.withAssignment(next);
   }
 
@@ -250,43 +255,54 @@ public final class ClusterTransitions {
         throw invalid("region " + p.getRegion() + " is outside volume " + v.name() + " (0.."
             + (v.regionCount() - 1) + ")");
       }
-      String[] pair = {p.getOwner(), p.getMirror().isEmpty() ? null : p.getMirror()};
+      String[] placement = new String[2 + p.getMoreMirrorsCount()];
+      placement[0] = p.getOwner();
+      placement[1] = p.getMirror().isEmpty() ? null : p.getMirror();
+      for (int k = 0; k < p.getMoreMirrorsCount(); k++) {
+        placement[2 + k] = p.getMoreMirrors(k);
+      }
       if (byVolume.computeIfAbsent(v.name(), k -> new HashMap<>())
-              .put((int) p.getRegion(), pair) != null) {
+              .put((int) p.getRegion(), placement) != null) {
         throw invalid("portion " + v.name() + "/" + p.getRegion() + " appears twice");
       }
     }
     TreeMap<String, VolumeAssignment> next = new TreeMap<>(s.assignment());
     byVolume.forEach((volume, changes) -> next.put(volume, next.get(volume).with(changes)));
-    checkPlacements(next, eligible);
+    checkPlacements(next, eligible, s.copies());
     ClusterState withMembers = s.withMembers(members);
     return withMembers.withAssignment(ImmutableSortedMap.copyOfSorted(next));
   }
 
-  /** Every portion placed on eligible members, owner != mirror, a mirror whenever possible. */
-  private static void checkPlacements(Map<String, VolumeAssignment> assignment, Set<String> eligible) {
+  /**
+   * Every portion placed on eligible members: copies - 1 mirrors (as many as the members allow),
+   * none the owner, none twice.
+   */
+  private static void checkPlacements(Map<String, VolumeAssignment> assignment,
+      Set<String> eligible, int copies) {
+    int wanted = Math.max(0, Math.min(copies - 1, eligible.size() - 1));
     for (Map.Entry<String, VolumeAssignment> e : assignment.entrySet()) {
       VolumeAssignment a = e.getValue();
       for (int r = 0; r < a.regions(); r++) {
         String owner = a.owner(r);
-        String mirror = a.mirror(r);
-        if (owner != null && mirror != null && !mirror.equals(owner) && eligible.contains(owner)
-            && eligible.contains(mirror)) {
-          continue; // the common case: nothing to report, build no message
-        }
+        List<String> mirrors = a.mirrors(r);
         String where = e.getKey() + "/" + r;
         if (owner == null || !eligible.contains(owner)) {
           throw conflict("portion " + where + ": owner '" + (owner == null ? "" : owner)
               + "' is not an active member");
         }
-        if (mirror == null) {
-          if (eligible.size() >= MIN_ACTIVE_FOR_VOLUMES) {
-            throw conflict("portion " + where + " has no mirror");
+        if (mirrors.size() != wanted) {
+          throw conflict("portion " + where + " has " + mirrors.size() + " mirror(s); with copies "
+              + copies + " and " + eligible.size() + " active member(s) it needs " + wanted);
+        }
+        for (int k = 0; k < mirrors.size(); k++) {
+          String mirror = mirrors.get(k);
+          if (!eligible.contains(mirror)) {
+            throw conflict("portion " + where + ": mirror '" + mirror + "' is not an active member");
+          } else if (mirror.equals(owner)) {
+            throw conflict("portion " + where + ": owner and mirror are both " + owner);
+          } else if (mirrors.subList(0, k).contains(mirror)) {
+            throw conflict("portion " + where + ": " + mirror + " mirrors it twice");
           }
-        } else if (!eligible.contains(mirror)) {
-          throw conflict("portion " + where + ": mirror '" + mirror + "' is not an active member");
-        } else if (mirror.equals(owner)) {
-          throw conflict("portion " + where + ": owner and mirror are both " + owner);
         }
       }
     }
@@ -442,6 +458,17 @@ public final class ClusterTransitions {
   // ---- epoch period ----
 
   /** 0 drops the cluster-wide period: every node goes back to its own {@code cts.period}. */
+  private static ClusterState setCopies(ClusterState s, int copies) {
+    if (copies < MIN_COPIES || copies > MAX_COPIES) {
+      throw invalid("copies must be " + MIN_COPIES + ".." + MAX_COPIES + ", got " + copies);
+    }
+    if (copies != s.copies() && !s.volumes().isEmpty()) {
+      throw conflict("copies can change only while no volume exists (" + s.volumes().size()
+          + " volume(s); copies is " + s.copies() + ")");
+    }
+    return s.withCopies(copies);
+  }
+
   private static ClusterState setCtsPeriod(ClusterState s, long millis) {
     if (millis != 0 && (millis < MIN_CTS_PERIOD_MILLIS || millis > MAX_CTS_PERIOD_MILLIS)) {
       throw invalid("cts period must be between " + MIN_CTS_PERIOD_MILLIS + " and "

@@ -16,6 +16,7 @@ import static dev.ferry.control.Cmds.placement;
 import static dev.ferry.control.Cmds.reassign;
 import static dev.ferry.control.Cmds.register;
 import static dev.ferry.control.Cmds.remove;
+import static dev.ferry.control.Cmds.setCopies;
 import static dev.ferry.control.Cmds.setCtsPeriod;
 import static dev.ferry.control.Cmds.watermark;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -198,7 +199,7 @@ class ClusterTransitionsTest {
       ClusterState s = withVolume(2, "v", 2, "");
       String owner = s.assignment().get("v").owner(0);
       reject(s, reassign(s.assignmentVersion(), List.of(placement("v", 0, owner, "")), List.of()),
-          RejectCode.CONFLICT, "has no mirror");
+          RejectCode.CONFLICT, "has 0 mirror(s)");
     }
 
     @Test
@@ -663,6 +664,88 @@ class ClusterTransitionsTest {
       reject(s, setCtsPeriod(60_001), RejectCode.INVALID, "got 60001 ms");
       reject(s, setCtsPeriod(-250), RejectCode.INVALID, "got -250 ms");
       reject(s, setCtsPeriod(Long.MAX_VALUE), RejectCode.INVALID, "got " + Long.MAX_VALUE);
+    }
+  }
+
+  @Nested
+  class Copies {
+    @Test
+    void defaultIsTwoAndARangeIsChecked() {
+      assertThat(ClusterState.EMPTY.copies()).isEqualTo(2);
+      ClusterState s = activeCluster(3);
+      reject(s, setCopies(1), RejectCode.INVALID, "copies must be 2..7, got 1");
+      reject(s, setCopies(8), RejectCode.INVALID, "got 8");
+      assertThat(accept(s, setCopies(3)).copies()).isEqualTo(3);
+    }
+
+    @Test
+    void changesOnlyWhileNoVolumeExists() {
+      ClusterState s = withVolume(3, "v", 4, "");
+      reject(s, setCopies(3), RejectCode.CONFLICT,
+          "copies can change only while no volume exists (1 volume(s); copies is 2)");
+      assertThat(accept(s, setCopies(2))).as("setting the same value is harmless").isEqualTo(s);
+    }
+
+    @Test
+    void everyPortionGetsCopiesMinusOneDistinctMirrors() {
+      ClusterState s = accept(accept(activeCluster(5), setCopies(3)),
+          createVolume("v", 10L * MIB, MIB, ""));
+      VolumeAssignment a = s.assignment().get("v");
+      for (int r = 0; r < a.regions(); r++) {
+        assertThat(a.mirrors(r)).hasSize(2).doesNotContain(a.owner(r)).doesNotHaveDuplicates();
+      }
+      // 5 members, 10 portions, 20 mirror units: 4 each
+      for (int i = 1; i <= 5; i++) {
+        String id = "n" + i;
+        long mirrors = 0;
+        for (int r = 0; r < a.regions(); r++) {
+          mirrors += a.isMirror(id, r) ? 1 : 0;
+        }
+        assertThat(mirrors).as("portions mirrored by %s", id).isEqualTo(4);
+      }
+    }
+
+    @Test
+    void aVolumeNeedsAsManyActiveMembersAsCopies() {
+      ClusterState s = accept(activeCluster(2), setCopies(3));
+      reject(s, createVolume("v", MIB, MIB, ""), RejectCode.CONFLICT,
+          "a volume needs at least 3 active members");
+    }
+
+    @Test
+    void aFailedOwnerIsReplacedByOneOfItsMirrorsAndTheSurvivorsKeepTwoMirrors() {
+      ClusterState s = accept(accept(activeCluster(5), setCopies(3)),
+          createVolume("v", 10L * MIB, MIB, ""));
+      VolumeAssignment before = s.assignment().get("v");
+      ClusterState after = accept(accept(s, markFailed("n1")), markFailed("n2"));
+      VolumeAssignment a = after.assignment().get("v");
+      for (int r = 0; r < a.regions(); r++) {
+        assertThat(a.mirrors(r)).hasSize(2).doesNotContain(a.owner(r), "n1", "n2");
+        assertThat(a.owner(r)).isNotIn("n1", "n2");
+        if (before.owner(r).equals("n1") && !before.mirrors(r).contains("n2")) {
+          assertThat(before.mirrors(r)).as("a mirror of %s takes it over", r)
+              .contains(a.owner(r));
+        }
+      }
+    }
+
+    @Test
+    void aReassignmentMustCarryEveryMirror() {
+      ClusterState s = accept(accept(activeCluster(4), setCopies(3)),
+          createVolume("v", 4L * MIB, MIB, ""));
+      VolumeAssignment a = s.assignment().get("v");
+      String owner = a.owner(0);
+      String first = a.mirror(0);
+      reject(s, reassign(s.assignmentVersion(), List.of(placement("v", 0, owner, first)), List.of()),
+          RejectCode.CONFLICT, "has 1 mirror(s); with copies 3 and 4 active member(s) it needs 2");
+      var twice = placement("v", 0, owner, first).toBuilder().addMoreMirrors(first).build();
+      reject(s, reassign(s.assignmentVersion(), List.of(twice), List.of()),
+          RejectCode.CONFLICT, first + " mirrors it twice");
+      String other = List.of("n1", "n2", "n3", "n4").stream()
+          .filter(id -> !id.equals(owner) && !id.equals(first)).findFirst().orElseThrow();
+      var ok = placement("v", 0, owner, first).toBuilder().addMoreMirrors(other).build();
+      ClusterState next = accept(s, reassign(s.assignmentVersion(), List.of(ok), List.of()));
+      assertThat(next.assignment().get("v").mirrors(0)).containsExactly(first, other);
     }
   }
 }

@@ -16,6 +16,7 @@ import dev.ferry.proto.control.PortionRef;
 import dev.ferry.proto.control.ReassignPortions;
 import dev.ferry.proto.control.RegisterMember;
 import dev.ferry.proto.control.Remove;
+import dev.ferry.proto.control.SetCopies;
 import dev.ferry.proto.control.SetCtsPeriod;
 import dev.ferry.proto.control.Watermark;
 import java.util.ArrayList;
@@ -51,6 +52,10 @@ public final class Cmds {
 
   public static Command remove(String id) {
     return Command.newBuilder().setRemove(Remove.newBuilder().setId(id)).build();
+  }
+
+  public static Command setCopies(int copies) {
+    return Command.newBuilder().setSetCopies(SetCopies.newBuilder().setCopies(copies)).build();
   }
 
   public static Command createVolume(String name, long size, long regionSize, String secondary) {
