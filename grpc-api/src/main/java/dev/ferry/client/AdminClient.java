@@ -15,6 +15,7 @@ import dev.ferry.proto.admin.GetClusterStateRequest;
 import dev.ferry.proto.admin.ListVolumesReply;
 import dev.ferry.proto.admin.ListVolumesRequest;
 import dev.ferry.proto.admin.MemberRequest;
+import dev.ferry.proto.admin.SetCopiesRequest;
 import dev.ferry.proto.admin.SetCtsPeriodRequest;
 import dev.ferry.proto.admin.StatusReply;
 import dev.ferry.proto.admin.StatusRequest;
@@ -123,6 +124,15 @@ public final class AdminClient implements AutoCloseable {
   public CommandReply setCtsPeriod(long periodMillis) {
     return call(s -> s.setCtsPeriod(
         SetCtsPeriodRequest.newBuilder().setPeriodMillis(periodMillis).build()));
+  }
+
+  /**
+   * Sets how many durable copies of every update exist before its ack (2..7), through Raft. Out
+   * of range fails with {@code INVALID_ARGUMENT}; a change once a volume exists with
+   * {@code FAILED_PRECONDITION}.
+   */
+  public CommandReply setCopies(int copies) {
+    return call(s -> s.setCopies(SetCopiesRequest.newBuilder().setCopies(copies).build()));
   }
 
   /** Epoch figures from one particular node (the leader has the pause figures). */

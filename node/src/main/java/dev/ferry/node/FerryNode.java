@@ -7,6 +7,7 @@ import dev.ferry.control.Member;
 import dev.ferry.node.admin.AdminService;
 import dev.ferry.node.config.NodeConfig;
 import dev.ferry.node.coordinator.Coordinator;
+import dev.ferry.node.coordinator.UnreachableReporter;
 import dev.ferry.node.data.DataPlane;
 import dev.ferry.node.data.IngestService;
 import dev.ferry.node.data.PeerService;
@@ -61,6 +62,7 @@ public final class FerryNode implements AutoCloseable {
   private Server ingestGrpc;
   private Journal journal;
   private DataPlane data;
+  private UnreachableReporter reporter;
 
   private final Disk disk;
 
@@ -88,6 +90,9 @@ public final class FerryNode implements AutoCloseable {
     data = new DataPlane(config.id(), journal, raft::state, d.maxWriteBytes(), replayed,
         raft::submit);
     replayed.clear();
+    reporter = new UnreachableReporter(config.id(), raft, coordinator);
+    data.onUnreachable(reporter::report);
+    data.haltInHandoffPerSystemProperty();
     raft.stateMachine().addListener(data::stateChanged);
     IngestService ingest = new IngestService(data, d.streamWindowBytes(), d.nodeWindowBytes(),
         () -> raft.state().assignmentVersion());
@@ -95,7 +100,8 @@ public final class FerryNode implements AutoCloseable {
         .forAddress(new InetSocketAddress(config.listen().getHost(), config.listen().getPort()))
         .addService(new AdminService(config.id(), raft, config.defaultRegionSize(), coordinator,
             java.time.Clock.systemUTC()))
-        .addService(new PeerService(data, () -> raft.state().assignmentVersion()))
+        .addService(new PeerService(data, () -> raft.state().assignmentVersion(),
+            coordinator::suspect))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance());
     if (d.ingestListen() == null) {
@@ -243,6 +249,9 @@ public final class FerryNode implements AutoCloseable {
     health.enterTerminalState();
     stopServer(ingestGrpc);
     stopServer(grpc);
+    if (reporter != null) {
+      reporter.close();
+    }
     if (data != null) {
       data.close();
     }

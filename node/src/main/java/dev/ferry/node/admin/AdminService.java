@@ -22,6 +22,7 @@ import dev.ferry.proto.admin.ListVolumesReply;
 import dev.ferry.proto.admin.ListVolumesRequest;
 import dev.ferry.proto.admin.MemberRequest;
 import dev.ferry.proto.admin.RaftPeerInfo;
+import dev.ferry.proto.admin.SetCopiesRequest;
 import dev.ferry.proto.admin.SetCtsPeriodRequest;
 import dev.ferry.proto.admin.StatusReply;
 import dev.ferry.proto.admin.StatusRequest;
@@ -32,6 +33,7 @@ import dev.ferry.proto.control.CreateVolume;
 import dev.ferry.proto.control.DeleteVolume;
 import dev.ferry.proto.control.Drain;
 import dev.ferry.proto.control.Remove;
+import dev.ferry.proto.control.SetCopies;
 import dev.ferry.proto.control.SetCtsPeriod;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -115,7 +117,8 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
         .setOpenEpoch(s.openEpoch())
         .setConsistentEpoch(s.consistentEpoch())
         .setAppliedIndex(raft.appliedIndex())
-        .setRpoMillis(rpoMillis(s));
+        .setRpoMillis(rpoMillis(s))
+        .setCopies(s.copies());
     ClusterStateSnapshot proto = ClusterStateCodec.toProto(s);
     b.addAllMembers(proto.getMembersList());
     s.volumes().keySet().forEach(b::addVolumes);
@@ -187,6 +190,12 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
   public void setCtsPeriod(SetCtsPeriodRequest r, StreamObserver<CommandReply> out) {
     submit(Command.newBuilder().setSetCtsPeriod(SetCtsPeriod.newBuilder()
         .setPeriodMillis(r.getPeriodMillis())).build(), out);
+  }
+
+  @Override
+  public void setCopies(SetCopiesRequest r, StreamObserver<CommandReply> out) {
+    submit(Command.newBuilder().setSetCopies(SetCopies.newBuilder().setCopies(r.getCopies()))
+        .build(), out);
   }
 
   @Override

@@ -33,7 +33,8 @@ import picocli.CommandLine.Spec;
       AdminCommand.AssignmentCmd.class,
       AdminCommand.MemberCmd.class,
       EpochsCommand.class,
-      AdminCommand.CtsPeriodCmd.class
+      AdminCommand.CtsPeriodCmd.class,
+      AdminCommand.CopiesCmd.class
     })
 final class AdminCommand {
   @Option(names = "--cluster", required = true, paramLabel = "HOST:PORT[,HOST:PORT...]",
@@ -85,7 +86,7 @@ final class AdminCommand {
                 m.getIncarnation());
           }
           out.println("volumes: " + (s.getVolumesCount() == 0 ? "(none)"
-              : String.join(", ", s.getVolumesList())));
+              : String.join(", ", s.getVolumesList())) + "; copies per update: " + s.getCopies());
         }
         out.flush();
         return 0;
@@ -111,6 +112,7 @@ final class AdminCommand {
       o.put("openEpoch", s.getOpenEpoch());
       o.put("appliedEpoch", s.getConsistentEpoch());
       o.put("rpoMillis", s.getRpoMillis());
+      o.put("copies", s.getCopies());
       List<Map<String, Object>> peers = new ArrayList<>();
       s.getRaftPeersList().forEach(p -> {
         Map<String, Object> po = new LinkedHashMap<>();
@@ -224,7 +226,8 @@ final class AdminCommand {
     @ParentCommand AdminCommand admin;
     @Spec CommandSpec spec;
 
-    @Option(names = "--json", description = "print a JSON list of {volume, region, owner, mirror}")
+    @Option(names = "--json",
+        description = "print a JSON list of {volume, region, owner, mirror, mirrors}")
     boolean json;
 
     @Override
@@ -240,6 +243,7 @@ final class AdminCommand {
             o.put("region", p.getRegion());
             o.put("owner", p.getOwner());
             o.put("mirror", p.getMirror());
+            o.put("mirrors", mirrorsOf(p));
             list.add(o);
           }
           out.println(Json.GSON.toJson(list));
@@ -249,18 +253,53 @@ final class AdminCommand {
           Map<String, int[]> perMember = new TreeMap<>();
           for (PortionPlacement p : a.getPlacementsList()) {
             perMember.computeIfAbsent(p.getOwner(), k -> new int[2])[0]++;
-            if (!p.getMirror().isEmpty()) {
-              perMember.computeIfAbsent(p.getMirror(), k -> new int[2])[1]++;
-            }
+            mirrorsOf(p).forEach(m -> perMember.computeIfAbsent(m, k -> new int[2])[1]++);
           }
           out.printf("%-12s %-8s %s%n", "MEMBER", "OWNS", "MIRRORS");
           perMember.forEach((m, n) -> out.printf("%-12s %-8d %d%n", m, n[0], n[1]));
-          out.printf("%n%-20s %-7s %-12s %s%n", "VOLUME", "REGION", "OWNER", "MIRROR");
+          out.printf("%n%-20s %-7s %-12s %s%n", "VOLUME", "REGION", "OWNER", "MIRRORS");
           for (PortionPlacement p : a.getPlacementsList()) {
             out.printf("%-20s %-7d %-12s %s%n", p.getVolume(), p.getRegion(), p.getOwner(),
-                p.getMirror().isEmpty() ? "-" : p.getMirror());
+                p.getMirror().isEmpty() ? "-" : String.join(",", mirrorsOf(p)));
           }
         }
+        out.flush();
+        return 0;
+      }
+    }
+  }
+
+  /** Every mirror of a placement, in order (the first one, then the further ones). */
+  static List<String> mirrorsOf(PortionPlacement p) {
+    List<String> all = new ArrayList<>();
+    if (!p.getMirror().isEmpty()) {
+      all.add(p.getMirror());
+    }
+    all.addAll(p.getMoreMirrorsList());
+    return all;
+  }
+
+  @Command(name = "copies", mixinStandardHelpOptions = true,
+      description = "Set how many durable copies of every update exist before its ack (the "
+          + "owner's and COPIES - 1 mirrors'): the cluster survives COPIES - 1 simultaneous node "
+          + "failures. Only while no volume exists.")
+  static final class CopiesCmd implements Callable<Integer> {
+    @ParentCommand AdminCommand admin;
+    @Spec CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "COPIES", description = "2..7 (default of a new cluster: 2)")
+    int copies;
+
+    @Option(names = "--json", description = "print {\"copies\": N}")
+    boolean json;
+
+    @Override
+    public Integer call() {
+      try (AdminClient c = admin.client()) {
+        c.setCopies(copies); // committed through Raft once this returns
+        PrintWriter out = spec.commandLine().getOut();
+        out.println(json ? Json.GSON.toJson(Map.of("copies", copies))
+            : "copies per update: " + copies);
         out.flush();
         return 0;
       }

@@ -46,12 +46,25 @@ final class ClusterCommand {
         description = "also start a secondary site on P+99 (its store in DIR/secondary)")
     boolean withSecondary;
 
+    @Option(names = "--copies", paramLabel = "N",
+        description = "durable copies of every update (2..7; 'ferry admin copies'), set before any"
+            + " volume exists (default: the cluster's, 2 for a new one)")
+    Integer copies;
+
     @Override
     public Integer call() throws Exception {
       PrintWriter out = spec.commandLine().getOut();
       LocalCluster c = up(dir, count, basePort, settings, withSecondary);
-      out.printf("cluster of %d nodes up in %s, leader %s%n", c.nodes.size(), c.dir,
-          c.awaitActive(c.nodes.size(), READY_TIMEOUT).getLeader());
+      if (copies != null) {
+        try (dev.ferry.client.AdminClient a = new dev.ferry.client.AdminClient(
+            c.adminAddresses().stream().map(com.google.common.net.HostAndPort::fromString).toList(),
+            java.time.Duration.ofSeconds(15))) {
+          a.setCopies(copies);
+        }
+      }
+      out.printf("cluster of %d nodes up in %s, leader %s%s%n", c.nodes.size(), c.dir,
+          c.awaitActive(c.nodes.size(), READY_TIMEOUT).getLeader(),
+          copies == null ? "" : ", " + copies + " copies per update");
       for (LocalCluster.Node n : c.nodes) {
         out.printf("  %s  pid %-8d admin %-16s raft %s%n", n.id(), n.pid(), n.admin(), n.raft());
       }

@@ -8,6 +8,7 @@ import dev.ferry.proto.control.MemberState;
 import dev.ferry.proto.control.ReassignPortions;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -68,7 +69,8 @@ public final class Coordinator implements AutoCloseable {
     this.tick = tick;
     this.ctsPeriod = ctsPeriod;
     BarrierHook hook = BarrierHook.fromSystemProperty();
-    this.barrier = new EpochBarrier(raft, java.time.Clock.systemUTC(), stats, hook);
+    this.barrier = new EpochBarrier(raft, java.time.Clock.systemUTC(), stats, hook,
+        (member, why) -> suspect(member, why));
     this.committer = new EpochCommitter(raft, hook);
     this.heartbeatInterval = heartbeatInterval;
     this.detector = self == null ? null
@@ -106,19 +108,23 @@ public final class Coordinator implements AutoCloseable {
         TimeUnit.MILLISECONDS);
   }
 
-  /** Claim 12: a member silent past the failure timeout is declared FAILED through Raft. */
+  /**
+   * Claim 12: a member silent past the failure timeout, or suspected and refusing connections
+   * (see {@link FailureDetector}), is declared FAILED through Raft.
+   */
   private void detectFailures() {
     try {
       if (!raft.isReadyLeader()) {
         return;
       }
-      for (String id : detector.check(raft.state())) {
+      for (Map.Entry<String, String> f : detector.check(raft.state()).entrySet()) {
+        String id = f.getKey();
         try {
           raft.submit(Command.newBuilder().setMarkFailed(
               dev.ferry.proto.control.MarkFailed.newBuilder().setId(id)).build())
               .get(5, TimeUnit.SECONDS);
-          LOG.warn("member {} did not answer for the failure timeout: declared FAILED; its portions"
-              + " moved to the others", id);
+          LOG.warn("member {} {}: declared FAILED; its portions moved to the others", id,
+              f.getValue());
           detector.forget(id);
         } catch (java.util.concurrent.ExecutionException | TimeoutException e) {
           LOG.warn("declaring {} failed did not go through; retrying: {}", id, String.valueOf(e));
@@ -128,6 +134,16 @@ public final class Coordinator implements AutoCloseable {
       Thread.currentThread().interrupt();
     } catch (RuntimeException e) {
       LOG.warn("failure detection round failed; retrying", e);
+    }
+  }
+
+  /**
+   * A sign that {@code member} may be gone: a Freeze it did not answer, or a peer whose
+   * connection to it broke. Only on the leader; its heartbeats confirm or clear it.
+   */
+  public void suspect(String member, String why) {
+    if (detector != null && raft.isReadyLeader()) {
+      detector.suspect(member, why);
     }
   }
 

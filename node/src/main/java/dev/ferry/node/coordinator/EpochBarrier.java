@@ -62,11 +62,15 @@ final class EpochBarrier implements AutoCloseable {
   private final EpochStats stats;
   private final BarrierHook hook;
   private final Channels channels = new Channels();
+  /** Told of a member that did not answer a Freeze (the failure detector checks it at once). */
+  private final java.util.function.BiConsumer<String, String> suspect;
   private long failuresLogged;
   /** The last failed step (epoch, step, member, reason): a new one is always logged. */
   private String lastFailure = "";
 
-  EpochBarrier(RaftNode raft, Clock clock, EpochStats stats, BarrierHook hook) {
+  EpochBarrier(RaftNode raft, Clock clock, EpochStats stats, BarrierHook hook,
+      java.util.function.BiConsumer<String, String> suspect) {
+    this.suspect = suspect;
     this.raft = raft;
     this.clock = clock;
     this.stats = stats;
@@ -205,6 +209,10 @@ final class EpochBarrier implements AutoCloseable {
         out.add(replies.get(i).get(deadline.toMillis() + 500, TimeUnit.MILLISECONDS));
       } catch (ExecutionException | TimeoutException e) {
         Throwable cause = e.getCause() == null ? e : e.getCause();
+        if (what.equals("freeze")) {
+          suspect.accept(members.get(i).id(), "did not answer Freeze(" + epoch + "): "
+              + io.grpc.Status.fromThrowable(cause).getCode());
+        }
         String failure = epoch + what + members.get(i).id() + cause.getMessage();
         if (!failure.equals(lastFailure) || failuresLogged++ % 20 == 0) {
           LOG.warn("epoch {}: {} of {} failed ({}); retrying next period", epoch, what,

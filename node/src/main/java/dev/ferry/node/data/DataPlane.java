@@ -52,9 +52,10 @@ import org.apache.logging.log4j.Logger;
  * mirroring to the portion's mirror, storing and forwarding writes for portions it does not
  * own, holding mirror copies for other owners, and fencing by assignment version.
  *
- * <p>An update is acknowledged only when two durable copies exist: the owner's and the
- * mirror's (owner path), or the forwarder's and the owner's (non-owner path: the forwarder's
- * stored copy is the second copy, so the owner does not mirror it again).
+ * <p>An update is acknowledged only when {@code copies} durable copies exist (the cluster's
+ * setting, 2 by default; fewer only while too few members are active): the owner's and its
+ * mirrors' (owner path), or the forwarder's, the owner's and {@code copies - 2} mirrors' (non-owner
+ * path: the forwarder's stored copy counts, so with two copies the owner does not mirror it).
  *
  * <p>Threading: one thread, "ferry-data", owns every mutable field (sequence counters, the
  * update table, the peer streams). Public methods hop onto it; journal and peer completions
@@ -145,6 +146,8 @@ public final class DataPlane implements AutoCloseable {
   private ClusterState lastSeen;
   /** Writes of moving portions waiting for the close of their epoch. Data thread only. */
   private final List<Runnable> parked = new ArrayList<>();
+  /** Crash tests only: halt in the middle of a handoff. */
+  private volatile HandoffHook handoffHook = HandoffHook.NONE;
   /** See {@link #delayFreezes}; 0 outside tests. */
   private volatile long freezeDelayMillis;
   /** Highest epoch this node was told to thaw. */
@@ -175,8 +178,11 @@ public final class DataPlane implements AutoCloseable {
     final RecordType role;
     final Portion portion;
     final int crc32c;
-    /** the member holding the other copy: the mirror (OWNED), the owner (MIRROR, FORWARDED) */
-    final String peer;
+    /**
+     * the members holding the other copies: the mirrors, or the forwarder and the mirrors (OWNED);
+     * the owner that sent it (MIRROR, FORWARDED). Journaled comma-separated.
+     */
+    List<String> peers;
     SequenceNumber seq;
     CompletableFuture<Void> durable;
     /** completes with the sequence number once both copies are durable; null until attempted */
@@ -187,12 +193,16 @@ public final class DataPlane implements AutoCloseable {
     long offset;
     byte[] data;
 
-    Held(RecordType role, Portion portion, int crc32c, String peer, SequenceNumber seq) {
+    Held(RecordType role, Portion portion, int crc32c, List<String> peers, SequenceNumber seq) {
       this.role = role;
       this.portion = portion;
       this.crc32c = crc32c;
-      this.peer = peer;
+      this.peers = List.copyOf(peers);
       this.seq = seq;
+    }
+
+    String peersText() {
+      return String.join(",", peers);
     }
   }
 
@@ -226,7 +236,7 @@ public final class DataPlane implements AutoCloseable {
     CompletableFuture<Void> done = CompletableFuture.completedFuture(null);
     switch (r.type()) {
       case OWNED, MIRROR -> {
-        Held h = new Held(r.type(), portion, crc(r.data()), r.peer(), new SequenceNumber(r.epoch(), r.n()));
+        Held h = new Held(r.type(), portion, crc(r.data()), peersOf(r), new SequenceNumber(r.epoch(), r.n()));
         h.durable = done;
         if (r.type() == RecordType.MIRROR) {
           h.offset = r.offset();
@@ -241,7 +251,7 @@ public final class DataPlane implements AutoCloseable {
         }
       }
       case FORWARDED -> {
-        Held h = new Held(r.type(), portion, crc(r.data()), r.peer(), null);
+        Held h = new Held(r.type(), portion, crc(r.data()), peersOf(r), null);
         h.durable = done;
         h.offset = r.offset();
         h.data = r.data();
@@ -256,6 +266,10 @@ public final class DataPlane implements AutoCloseable {
         }
       }
     }
+  }
+
+  private static List<String> peersOf(JournalRecord r) {
+    return r.peer().isEmpty() ? List.of() : List.of(r.peer().split(","));
   }
 
   private static int crc(byte[] data) {
@@ -418,6 +432,19 @@ public final class DataPlane implements AutoCloseable {
   }
 
   /**
+   * Where to report a member this node could not reach (connection refused or reset) on a
+   * mirror, forward or handoff link: the leader's failure detector then checks it at once.
+   */
+  public void onUnreachable(java.util.function.BiConsumer<String, String> report) {
+    links.onUnreachable(report);
+  }
+
+  /** Fault injection for crash tests of processes: {@link HandoffHook#fromSystemProperty}. */
+  public void haltInHandoffPerSystemProperty() {
+    handoffHook = HandoffHook.fromSystemProperty(self);
+  }
+
+  /**
    * Fault injection for tests: every Freeze takes effect {@code delay} late, as if it reached
    * this node late, which widens the moment when some nodes are frozen and this one is not.
    */
@@ -464,7 +491,7 @@ public final class DataPlane implements AutoCloseable {
         if (!settled.isDone()) {
           waitingFor.stream().filter(h -> !h.copied.isDone()).limit(5).forEach(h ->
               LOG.warn("seal of epoch {} still waits for {} {} {} (other copy: {})", epoch, h.role,
-                  h.portion, h.seq == null ? "-" : h.seq.epoch() + "/" + h.seq.n(), h.peer));
+                  h.portion, h.seq == null ? "-" : h.seq.epoch() + "/" + h.seq.n(), h.peersText()));
         }
       });
       return settled.thenApplyAsync(v -> watermarks(epoch), thread);
@@ -534,37 +561,48 @@ public final class DataPlane implements AutoCloseable {
     });
   }
 
-  /** Claims 1, 8, 9: sequence, journal, mirror with the sequence number, ack on both copies. */
+  /** Claims 1, 8, 9: sequence, journal, mirror with the sequence number, ack on all copies. */
   private Held writeAsOwner(ClusterState s, Portion p, UpdateKey key,
       Held h, Update.Builder update, byte[] bytes, long epoch) throws StatusException {
-    String mirror = s.assignment().get(p.volume()).mirror(p.region());
-    if (mirror == null) {
+    List<String> mirrors = s.assignment().get(p.volume()).mirrors(p.region());
+    if (mirrors.isEmpty()) {
       throw WriteValidator.fail(Status.UNAVAILABLE, "portion " + p
           + " has no mirror (fewer than two active members); refusing to acknowledge one copy");
     }
     if (h == null || h.role != RecordType.OWNED) {
       checkInBarrier();
       SequenceNumber seq = nextSequence(p, epoch);
-      h = new Held(RecordType.OWNED, p, update.getCrc32C(), mirror, seq);
+      h = new Held(RecordType.OWNED, p, update.getCrc32C(), mirrors, seq);
       h.durable = store(h, key, update, bytes, seq);
       held.put(key, h);
     }
-    // a retry of a write whose mirror failed re-sends the same (epoch, n): stored once
+    // a retry of a write whose mirror failed re-sends the same (epoch, n) to the mirrors now
+    // assigned: stored once on each
+    h.peers = mirrors;
     update.setEpoch(h.seq.epoch()).setN(h.seq.n());
-    CompletableFuture<SequenceNumber> mirrored = links.mirror(mirror, addressOf(s, mirror),
-        MirrorRequest.newBuilder().setAssignmentVersion(s.assignmentVersion()).setSender(self)
-            .setUpdate(update));
+    CompletableFuture<Void> mirrored = mirrorTo(s, mirrors, update);
     Held owned = h;
     owned.copied = owned.durable.thenCombine(mirrored, (v, m) -> owned.seq)
         .thenApplyAsync(seq -> fenced(owned.portion, seq), thread);
     return owned;
   }
 
+  /** Sends one sequenced update to each of {@code mirrors}; completes when all copies are durable. */
+  private CompletableFuture<Void> mirrorTo(ClusterState s, List<String> mirrors,
+      Update.Builder update) throws StatusException {
+    List<CompletableFuture<SequenceNumber>> copies = new ArrayList<>(mirrors.size());
+    for (String mirror : mirrors) {
+      copies.add(links.mirror(mirror, addressOf(s, mirror), MirrorRequest.newBuilder()
+          .setAssignmentVersion(s.assignmentVersion()).setSender(self).setUpdate(update)));
+    }
+    return CompletableFuture.allOf(copies.toArray(CompletableFuture[]::new));
+  }
+
   /** Claims 2–4: store the second copy here, forward to the owner, record its sequence number. */
   private Held writeAsForwarder(ClusterState s, Portion p, String owner,
       UpdateKey key, Held h, Update.Builder update, byte[] bytes) throws StatusException {
     if (h == null) {
-      h = new Held(RecordType.FORWARDED, p, update.getCrc32C(), owner, null);
+      h = new Held(RecordType.FORWARDED, p, update.getCrc32C(), List.of(owner), null);
       h.offset = update.getOffset();
       h.data = bytes;
       h.durable = store(h, key, update, bytes, new SequenceNumber(0, 0));
@@ -584,7 +622,8 @@ public final class DataPlane implements AutoCloseable {
     // claim 4: the forwarder records the owner's number against its copy; the ack does not wait
     // for this record: the owner holds the number durably, and the copy is matched by its key
     journal.append(new JournalRecord(RecordType.SEQUENCED, seq.epoch(), copy.portion.volume(),
-        copy.portion.region(), seq.n(), key.primaryId(), key.clientSeq(), 0, copy.peer, new byte[0]))
+        copy.portion.region(), seq.n(), key.primaryId(), key.clientSeq(), 0, copy.peersText(),
+        new byte[0]))
         .exceptionally(e -> {
           LOG.warn("recording the sequence number of {} failed: {}", key, e.toString());
           return null;
@@ -614,22 +653,27 @@ public final class DataPlane implements AutoCloseable {
     // a member handing over to us that failed too will not finish: stop waiting for it
     adopting.values().forEach(a -> a.waitingFor().removeIf(id -> !live(s, id)));
     adopting.values().removeIf(a -> a.waitingFor().isEmpty());
+    List<String> newlyFailed = new ArrayList<>();
     for (Member failed : s.members().values()) {
       String tag = failed.id() + "#" + failed.incarnation();
       if (failed.state() != MemberState.FAILED || handedOver.contains(tag)) {
         continue;
       }
       handedOver.add(tag);
+      newlyFailed.add(failed.id());
       // what this node holds is handed over even while it catches up after a restart (the
       // new owner waits for it); taking over and re-mirroring only once it takes part in
       // epochs, not for failures replayed from the Raft log
       if (before != null && inBarrier) {
         expectHandoffs(before, s, failed.id());
       }
-      handOver(s, failed.id());
-      if (inBarrier) {
-        remirror(s, failed.id());
-      }
+    }
+    if (newlyFailed.isEmpty()) {
+      return;
+    }
+    handOver(s, newlyFailed);
+    if (inBarrier) {
+      remirror(s);
     }
   }
 
@@ -664,10 +708,12 @@ public final class DataPlane implements AutoCloseable {
   }
 
   /** Claim 13: sends each new owner the copies of {@code failed}'s updates held here. */
-  private void handOver(ClusterState s, String failed) {
+  private void handOver(ClusterState s, List<String> failed) {
     Map<String, List<Update>> byOwner = new HashMap<>();
     held.forEach((key, h) -> {
-      if (h.data == null || h.seq == null || !failed.equals(h.peer)
+      // every copy whose owner is gone: also an owner that failed before this failure, if it
+      // had handed it to a new owner that failed too before copying it on
+      if (h.data == null || h.seq == null || live(s, h.peers.get(0))
           || (h.role != RecordType.MIRROR && h.role != RecordType.FORWARDED)
           || h.seq.epoch() <= releasedEpoch) {
         return;
@@ -679,23 +725,53 @@ public final class DataPlane implements AutoCloseable {
             .add(sequencedUpdate(key, h.portion, h.offset, h.data, h.crc32c, h.seq));
       }
     });
+    if (haltInHandoff(s, failed.get(0), byOwner)) {
+      return;
+    }
     for (Member m : s.members().values()) {
       if (!live(s, m.id())) {
         continue;
       }
       List<Update> updates = byOwner.getOrDefault(m.id(), List.of());
-      HandoffRequest.Builder r = HandoffRequest.newBuilder().setAssignmentVersion(s.assignmentVersion())
-          .setSender(self).setFailed(failed).setDone(true).addAllUpdates(updates);
-      if (m.id().equals(self)) {
-        adoptAll(s, r.build());
-        if (!updates.isEmpty()) {
-          LOG.info("{} failed: taking over {} update(s) this node mirrored", failed, updates.size());
+      // one "done" per failed member; the updates ride on the first
+      for (int i = 0; i < failed.size(); i++) {
+        HandoffRequest r = HandoffRequest.newBuilder().setAssignmentVersion(s.assignmentVersion())
+            .setSender(self).setFailed(failed.get(i)).setDone(true)
+            .addAllUpdates(i == 0 ? updates : List.of()).build();
+        if (m.id().equals(self)) {
+          adoptAll(s, r);
+        } else {
+          sendHandoff(m.id(), r, 0);
         }
-      } else {
-        sendHandoff(m.id(), r.build(), 0);
+      }
+      if (m.id().equals(self) && !updates.isEmpty()) {
+        LOG.info("{} failed: taking over {} update(s) held here", failed, updates.size());
+      } else if (!m.id().equals(self)) {
         LOG.info("{} failed: handing {} update(s) over to {}", failed, updates.size(), m.id());
       }
     }
+  }
+
+  /**
+   * The {@link HandoffHook}: if armed, hands the first half of one remote owner's share over
+   * (not done), and halts once it was taken. True if it took over this handoff.
+   */
+  private boolean haltInHandoff(ClusterState s, String failed, Map<String, List<Update>> byOwner) {
+    for (Map.Entry<String, List<Update>> e : byOwner.entrySet()) {
+      String to = e.getKey();
+      List<Update> updates = e.getValue();
+      if (to.equals(self) || !live(s, to) || updates.size() < 2 || !handoffHook.armed()) {
+        continue;
+      }
+      LOG.warn("test hook: handing {} of {} update(s) over to {}, then halting", updates.size() / 2,
+          updates.size(), to);
+      sendHandoff(to, HandoffRequest.newBuilder().setAssignmentVersion(s.assignmentVersion())
+              .setSender(self).setFailed(failed)
+              .addAllUpdates(updates.subList(0, updates.size() / 2)).build(), 0)
+          .whenComplete((v, error) -> handoffHook.halt());
+      return true;
+    }
+    return false;
   }
 
   /** An update as a peer sends it with its sequence number (handoff, re-mirroring). */
@@ -707,21 +783,27 @@ public final class DataPlane implements AutoCloseable {
         .setEpoch(seq.epoch()).setN(seq.n()).build();
   }
 
-  /** Retries for a while: the receiver may not have applied the failure yet. */
-  private void sendHandoff(String to, HandoffRequest r, int attempt) {
+  /**
+   * Retries for a while: the receiver may not have applied the failure yet. Completes once the
+   * receiver took it, or when giving up (the receiver is no longer live, or 50 attempts).
+   */
+  private CompletableFuture<Void> sendHandoff(String to, HandoffRequest r, int attempt) {
     ClusterState s = state.get();
     if (!live(s, to)) {
-      return;
+      return CompletableFuture.completedFuture(null);
     }
-    links.handoff(to, HostAndPort.fromString(s.members().get(to).address()), r)
-        .whenCompleteAsync((reply, e) -> {
-      if (e != null && attempt < 50) {
-        CompletableFuture.delayedExecutor(200, TimeUnit.MILLISECONDS, thread)
-            .execute(() -> sendHandoff(to, r, attempt + 1));
-      } else if (e != null) {
-        LOG.error("handing over to {} failed for good: {}", to, e.toString());
-      }
-    }, thread);
+    return links.handoff(to, HostAndPort.fromString(s.members().get(to).address()), r)
+        .handleAsync((reply, e) -> {
+          if (e != null && attempt < 50) {
+            return CompletableFuture.supplyAsync(() -> sendHandoff(to, r, attempt + 1),
+                CompletableFuture.delayedExecutor(200, TimeUnit.MILLISECONDS, thread))
+                .thenCompose(f -> f);
+          }
+          if (e != null) {
+            LOG.error("handing over to {} failed for good: {}", to, e.toString());
+          }
+          return CompletableFuture.<Void>completedFuture(null);
+        }, thread).thenCompose(f -> f);
   }
 
   /** The new owner's side of a handoff (claims 13, 14). */
@@ -772,8 +854,8 @@ public final class DataPlane implements AutoCloseable {
       return; // not ours, applied already, or taken over already (from another holder)
     }
     SequenceNumber seq = new SequenceNumber(u.getEpoch(), u.getN());
-    String mirror = a.mirror(p.region());
-    Held h = new Held(RecordType.OWNED, p, u.getCrc32C(), mirror == null ? "" : mirror, seq);
+    List<String> mirrors = a.mirrors(p.region());
+    Held h = new Held(RecordType.OWNED, p, u.getCrc32C(), mirrors, seq);
     byte[] bytes = u.getData().toByteArray();
     try {
       h.durable = store(h, key, u.toBuilder(), bytes, seq);
@@ -784,10 +866,15 @@ public final class DataPlane implements AutoCloseable {
     lastN.merge(new PortionEpoch(p, seq.epoch()), seq.n(), Math::max);
     numbered.get(new PortionEpoch(p, seq.epoch())).sort(java.util.Comparator.comparingLong(Numbered::n));
     held.put(key, h);
-    h.copied = mirror == null ? h.durable.thenApply(v -> seq)
-        : h.durable.thenCombine(mirrorCopy(s, mirror, u, 0), (v, m) -> seq);
+    h.copied = h.durable.thenCombine(mirrorCopies(s, mirrors, u), (v, m) -> seq);
     h.acked = h.copied;
     track(h);
+  }
+
+  /** A copy on each of {@code mirrors} with the update's own number. */
+  private CompletableFuture<Void> mirrorCopies(ClusterState s, List<String> mirrors, Update u) {
+    return CompletableFuture.allOf(mirrors.stream().map(m -> mirrorCopy(s, m, u, 0))
+        .toArray(CompletableFuture[]::new));
   }
 
   /** One copy on {@code mirror} with the update's own number; retried while the link is new. */
@@ -813,29 +900,33 @@ public final class DataPlane implements AutoCloseable {
   }
 
   /**
-   * Claim 15: this node's own un-applied updates whose mirror was {@code failed} get a copy on
-   * their portion's new mirror.
+   * Claim 15: this node's own un-applied updates of which another copy was on a member that is
+   * no longer live (a mirror, or the forwarder) get a copy on each of their portion's current
+   * mirrors that does not hold one.
    */
-  private void remirror(ClusterState s, String failed) {
+  private void remirror(ClusterState s) {
     int sent = 0;
     for (Map.Entry<PortionEpoch, List<Numbered>> e : numbered.entrySet()) {
       Portion p = e.getKey().portion();
       VolumeAssignment a = s.assignment().get(p.volume());
-      if (e.getKey().epoch() <= releasedEpoch || a == null || !self.equals(a.owner(p.region()))
-          || a.mirror(p.region()) == null) {
+      if (e.getKey().epoch() <= releasedEpoch || a == null || !self.equals(a.owner(p.region()))) {
         continue;
       }
-      String mirror = a.mirror(p.region());
+      List<String> mirrors = a.mirrors(p.region());
       for (Numbered u : e.getValue()) {
         Held h = held.get(u.key());
-        if (h == null || !failed.equals(h.peer) || u.data() == null) {
+        if (h == null || h.peers.stream().allMatch(m -> live(s, m)) || u.data() == null) {
           continue;
         }
+        List<String> kept = h.peers.stream().filter(m -> live(s, m)).toList();
+        List<String> missing = mirrors.stream().filter(m -> !kept.contains(m)).toList();
+        List<String> peers = new ArrayList<>(kept);
+        peers.addAll(missing);
         Update update = sequencedUpdate(u.key(), p, u.offset(), u.data(), u.crc32c(), h.seq);
-        Held again = new Held(RecordType.OWNED, p, u.crc32c(), mirror, h.seq);
+        Held again = new Held(RecordType.OWNED, p, u.crc32c(), peers, h.seq);
         again.durable = h.durable;
         SequenceNumber seq = h.seq;
-        again.copied = mirrorCopy(s, mirror, update, 0).thenApply(m -> seq);
+        again.copied = mirrorCopies(s, missing, update).thenApply(m -> seq);
         again.acked = h.acked == null ? again.copied : h.acked;
         held.put(u.key(), again);
         track(again);
@@ -843,7 +934,7 @@ public final class DataPlane implements AutoCloseable {
       }
     }
     if (sent > 0) {
-      LOG.info("{} failed: re-mirroring {} un-applied update(s) to the new mirrors", failed, sent);
+      LOG.info("re-mirroring {} un-applied update(s) whose other copy was on a failed member", sent);
     }
   }
 
@@ -877,7 +968,8 @@ public final class DataPlane implements AutoCloseable {
     return onThread(() -> {
       Update u = r.getUpdate();
       byte[] bytes = u.getData().toByteArray();
-      Portion p = checkPeerUpdate(r.getAssignmentVersion(), u, bytes, "owner", VolumeAssignment::owner);
+      Portion p = checkPeerUpdate(r.getAssignmentVersion(), u, bytes, "owner",
+          (a, region) -> self.equals(a.owner(region)));
       ClusterState s = state.get();
       UpdateKey key = new UpdateKey(u.getPrimaryId(), u.getClientSeq());
       Held h = held.get(key);
@@ -891,11 +983,19 @@ public final class DataPlane implements AutoCloseable {
         return afterClose(() -> acceptForward(r)); // then checked against the new assignment
       }
       SequenceNumber seq = nextSequence(p, epoch);
-      Held owned = new Held(RecordType.OWNED, p, u.getCrc32C(), r.getSender(), seq);
+      // the forwarder's copy counts: copies - 2 mirrors make up the rest
+      List<String> extra = s.assignment().get(p.volume()).mirrors(p.region()).stream()
+          .filter(m -> !m.equals(r.getSender())).limit(Math.max(0, s.copies() - 2)).toList();
+      List<String> peers = new ArrayList<>(List.of(r.getSender()));
+      peers.addAll(extra);
+      Held owned = new Held(RecordType.OWNED, p, u.getCrc32C(), peers, seq);
       owned.durable = store(owned, key, u.toBuilder(), bytes, seq);
       held.put(key, owned);
+      CompletableFuture<Void> mirrored = extra.isEmpty() ? CompletableFuture.completedFuture(null)
+          : mirrorTo(s, extra, u.toBuilder().setEpoch(seq.epoch()).setN(seq.n()));
       // the forwarder holds the primary's ack until the epoch is released; the owner answers now
-      owned.copied = owned.durable.thenApplyAsync(v -> fenced(p, seq), thread);
+      owned.copied = owned.durable.thenCombine(mirrored, (v, m) -> seq)
+          .thenApplyAsync(v -> fenced(p, seq), thread);
       owned.acked = owned.copied;
       track(owned);
       return owned.copied;
@@ -907,12 +1007,15 @@ public final class DataPlane implements AutoCloseable {
     return onThread(() -> {
       Update u = r.getUpdate();
       byte[] bytes = u.getData().toByteArray();
-      Portion p = checkPeerUpdate(r.getAssignmentVersion(), u, bytes, "mirror", VolumeAssignment::mirror);
+      Portion p = checkPeerUpdate(r.getAssignmentVersion(), u, bytes, "mirror",
+          (a, region) -> a.isMirror(self, region));
       UpdateKey key = new UpdateKey(u.getPrimaryId(), u.getClientSeq());
       SequenceNumber seq = new SequenceNumber(u.getEpoch(), u.getN());
       Held h = held.get(key);
-      if (h == null || h.role != RecordType.MIRROR) {
-        h = new Held(RecordType.MIRROR, p, u.getCrc32C(), r.getSender(), seq);
+      // a copy held for a former owner is journaled again for the new one (claim 14): a
+      // failure of the new owner must hand it over
+      if (h == null || h.role != RecordType.MIRROR || !h.peers.equals(List.of(r.getSender()))) {
+        h = new Held(RecordType.MIRROR, p, u.getCrc32C(), List.of(r.getSender()), seq);
         h.offset = u.getOffset();
         h.data = bytes;
         h.durable = store(h, key, u.toBuilder(), bytes, seq);
@@ -928,17 +1031,19 @@ public final class DataPlane implements AutoCloseable {
    * the given role for the update's portion in its own committed state.
    */
   private Portion checkPeerUpdate(long senderVersion, Update u, byte[] bytes, String role,
-      RoleOf holder) throws StatusException {
+      RoleOf holds) throws StatusException {
     ClusterState s = checkVersion(senderVersion);
     Portion p = WriteValidator.validate(s, u.getPrimaryId(), u.getVolume(), u.getOffset(), bytes,
         u.getCrc32C(), maxWriteBytes);
-    String expected = holder.of(s.assignment().get(p.volume()), p.region());
-    if (!self.equals(expected)) {
-      throw WriteValidator.fail(Status.FAILED_PRECONDITION, "node " + self + " is not the " + role
-          + " of " + p + " (its " + role + " is " + expected + ")");
+    VolumeAssignment a = s.assignment().get(p.volume());
+    if (!holds.test(a, p.region())) {
+      throw WriteValidator.fail(Status.FAILED_PRECONDITION, "node " + self + " is not a " + role
+          + " of " + p + " (owner " + a.owner(p.region()) + ", mirrors " + a.mirrors(p.region())
+          + ")");
     }
     return p;
   }
+
 
   /** A peer message from an older assignment is fenced off; from a newer one, retried later. */
   private ClusterState checkVersion(long senderVersion) throws StatusException {
@@ -1124,7 +1229,8 @@ public final class DataPlane implements AutoCloseable {
   private CompletableFuture<Void> store(Held h, UpdateKey key, Update.Builder u, byte[] bytes,
       SequenceNumber seq) throws StatusException {
     CompletableFuture<Void> f = journal.append(new JournalRecord(h.role, seq.epoch(), u.getVolume(),
-        (int) u.getRegion(), seq.n(), key.primaryId(), key.clientSeq(), u.getOffset(), h.peer, bytes));
+        (int) u.getRegion(), seq.n(), key.primaryId(), key.clientSeq(), u.getOffset(), h.peersText(),
+        bytes));
     if (f.isCompletedExceptionally()) {
       Throwable cause = f.handle((v, e) -> e).join();
       if (h.role == RecordType.OWNED) {
@@ -1165,9 +1271,9 @@ public final class DataPlane implements AutoCloseable {
     return HostAndPort.fromString(m.address());
   }
 
-  /** Who has a role (owner, mirror) for a region of a volume's assignment. */
+  /** Whether this node has a role (owner, mirror) for a region of a volume's assignment. */
   private interface RoleOf {
-    String of(VolumeAssignment a, int region);
+    boolean test(VolumeAssignment a, int region);
   }
 
   /** A body that runs on the data thread and may fail with a status. */
@@ -1196,7 +1302,7 @@ public final class DataPlane implements AutoCloseable {
         return null;
       }
       boolean durable = h.durable.isDone() && !h.durable.isCompletedExceptionally();
-      return h.role + " " + (h.seq == null ? "- -" : h.seq.epoch() + " " + h.seq.n()) + " " + h.peer
+      return h.role + " " + (h.seq == null ? "- -" : h.seq.epoch() + " " + h.seq.n()) + " " + h.peersText()
           + (durable ? " durable" : " pending");
     }, thread);
   }

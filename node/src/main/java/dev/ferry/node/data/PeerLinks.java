@@ -34,6 +34,13 @@ final class PeerLinks implements AutoCloseable {
   private final Map<String, Link> mirrorLinks = new HashMap<>();
   private final Map<String, Link> forwardLinks = new HashMap<>();
   private long nextId;
+  /** Told (member, status) when a connection to a member fails as UNAVAILABLE; any thread. */
+  private volatile java.util.function.BiConsumer<String, String> unreachable = (m, why) -> { };
+
+  /** Where to report a member whose connection broke (DESIGN.md §6, peers reporting). */
+  void onUnreachable(java.util.function.BiConsumer<String, String> report) {
+    this.unreachable = report;
+  }
 
   /** Sends one update to {@code member}'s mirror stream; completes when its copy is durable. */
   CompletableFuture<SequenceNumber> mirror(String member, HostAndPort address, MirrorRequest.Builder r) {
@@ -55,6 +62,7 @@ final class PeerLinks implements AutoCloseable {
       try {
         out.complete(call.get());
       } catch (java.util.concurrent.ExecutionException e) {
+        reportIfUnreachable(member, Status.fromThrowable(e.getCause()));
         out.completeExceptionally(e.getCause());
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -70,7 +78,7 @@ final class PeerLinks implements AutoCloseable {
       LongFunction<Object> request) {
     Link link = links.get(member);
     if (link == null || link.isBroken()) {
-      link = new Link();
+      link = new Link(member);
       links.put(member, link);
       link.requests = erase(open.apply(PeerGrpc.newStub(channel(member, address)), link.responses()));
     }
@@ -80,6 +88,13 @@ final class PeerLinks implements AutoCloseable {
       link.requests.onNext(request.apply(id));
     }
     return result;
+  }
+
+  /** A refused or reset connection (not a status the peer answered with) is reported. */
+  private void reportIfUnreachable(String member, Status status) {
+    if (status.getCode() == Status.Code.UNAVAILABLE) {
+      unreachable.accept(member, status.toString());
+    }
   }
 
   @SuppressWarnings("unchecked")
@@ -105,11 +120,16 @@ final class PeerLinks implements AutoCloseable {
    * broken: the next send opens a new Link, so a stream that fails while it is being opened
    * can never swallow a later request.
    */
-  private static final class Link {
+  private final class Link {
+    private final String member;
     private final Map<Long, CompletableFuture<SequenceNumber>> pending = new HashMap<>();
     private Status brokenWith;
     /** Set once, on the data-path thread, right after the stream is opened. */
     StreamObserver<Object> requests;
+
+    Link(String member) {
+      this.member = member;
+    }
 
     synchronized boolean isBroken() {
       return brokenWith != null;
@@ -147,7 +167,9 @@ final class PeerLinks implements AutoCloseable {
 
         @Override
         public void onError(Throwable t) {
-          broken(Status.fromThrowable(t));
+          Status status = Status.fromThrowable(t);
+          reportIfUnreachable(member, status);
+          broken(status);
         }
 
         @Override

@@ -11,6 +11,8 @@ import dev.ferry.proto.peer.SealRequest;
 import dev.ferry.proto.peer.ThawReply;
 import dev.ferry.proto.peer.ThawRequest;
 import dev.ferry.proto.peer.MirrorRequest;
+import dev.ferry.proto.peer.UnreachableReply;
+import dev.ferry.proto.peer.UnreachableReport;
 import dev.ferry.proto.peer.PeerError;
 import dev.ferry.proto.peer.PeerGrpc;
 import dev.ferry.proto.peer.PeerResponse;
@@ -23,14 +25,33 @@ import java.util.function.Function;
 import java.util.function.LongSupplier;
 import java.util.function.ToLongFunction;
 
-/** The Peer service: Mirror and Forward streams from other nodes, answered per message. */
+/**
+ * The Peer service: Mirror and Forward streams from other nodes, answered per message, and
+ * reports of unreachable members (for the leader's failure detector).
+ */
 public final class PeerService extends PeerGrpc.PeerImplBase {
   private final DataPlane data;
   private final LongSupplier assignmentVersion;
+  private final java.util.function.BiConsumer<String, String> suspect;
 
   public PeerService(DataPlane data, LongSupplier assignmentVersion) {
+    this(data, assignmentVersion, (member, why) -> { });
+  }
+
+  /** @param suspect told of every member a peer reports unreachable (the leader's detector) */
+  public PeerService(DataPlane data, LongSupplier assignmentVersion,
+      java.util.function.BiConsumer<String, String> suspect) {
     this.data = data;
     this.assignmentVersion = assignmentVersion;
+    this.suspect = suspect;
+  }
+
+  @Override
+  public void reportUnreachable(UnreachableReport r, StreamObserver<UnreachableReply> out) {
+    suspect.accept(r.getMember(), "reported unreachable by " + r.getReporter() + " ("
+        + r.getReason() + ")");
+    out.onNext(UnreachableReply.getDefaultInstance());
+    out.onCompleted();
   }
 
   @Override

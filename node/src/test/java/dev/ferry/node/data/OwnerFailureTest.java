@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -29,7 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
  * portions stops. The leader's failure detector declares it FAILED within the timeout, its
  * portions move to the other two, whose mirror copies are handed over to the new owners and
  * copied again; the primary's writes go on. When the secondary is back, every write
- * acknowledged before, during and after the failure is there with its bytes.
+ * acknowledged before, during and after the failure is there with its bytes. The same with
+ * three copies and two nodes stopping at once.
  */
 class OwnerFailureTest {
   private static final long REGION = 64 << 10;
@@ -39,32 +41,74 @@ class OwnerFailureTest {
 
   @Test
   void writesAcknowledgedAroundAnOwnerFailureAllReachTheSecondary() throws Exception {
+    run(3, 2, cluster -> {
+      // a node that is not the Raft leader, so the detector keeps running where it is
+      String leader = cluster.leader();
+      for (int i = 0; i < 3; i++) {
+        if (!cluster.nodes.get(i).id().equals(leader)) {
+          return List.of(i);
+        }
+      }
+      throw new AssertionError("no follower");
+    });
+  }
+
+  /**
+   * copies 3: the owner of a portion and its first mirror stop at the same moment; the second
+   * mirror's copies are all that is left of that portion's un-applied updates (claim 13 with
+   * one survivor), and the portions of both get two mirrors again.
+   */
+  @Test
+  void withThreeCopiesTwoSimultaneousFailuresLoseNothing() throws Exception {
+    run(5, 3, cluster -> {
+      String leader = cluster.leader();
+      var a = cluster.nodes.get(0).raft().state().assignment().get("of");
+      for (int r = 0; r < a.regions(); r++) {
+        String owner = a.owner(r);
+        String mirror = a.mirror(r);
+        if (!owner.equals(leader) && !mirror.equals(leader)) {
+          assertThat(a.mirrors(r)).hasSize(2);
+          return List.of(indexOf(cluster, owner), indexOf(cluster, mirror));
+        }
+      }
+      throw new AssertionError("no portion with owner and first mirror both followers: " + leader);
+    });
+  }
+
+  private static int indexOf(InProcessCluster cluster, String id) {
+    for (int i = 0; i < cluster.nodes.size(); i++) {
+      if (cluster.nodes.get(i).id().equals(id)) {
+        return i;
+      }
+    }
+    throw new AssertionError("no node " + id);
+  }
+
+  private void run(int nodes, int copies, Function<InProcessCluster, List<Integer>> pickVictims)
+      throws Exception {
     int drPort;
     try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
       drPort = free.getLocalPort();
     }
     HostAndPort drAddress = HostAndPort.fromParts("127.0.0.1", drPort);
     SecondaryServer secondary = SecondaryServer.start(dir.resolve("dr"), drAddress);
-    try (InProcessCluster cluster = new InProcessCluster(dir.resolve("site"), 3,
+    try (InProcessCluster cluster = new InProcessCluster(dir.resolve("site"), nodes,
             Map.of("cts.period", "50ms", "failure.heartbeat.interval", "100ms",
                 "failure.timeout", "500ms"), i -> Disk.REAL)) {
       String dr = drAddress.toString();
-      cluster.createVolume("of", REGIONS * REGION, REGION, dr);
-      secondary.close(); // epochs close but are not applied: the copies at the nodes are all
-      // a node that is not the Raft leader, so the detector keeps running where it is
-      String leader = cluster.leader();
-      int victim = -1;
-      for (int i = 0; i < 3 && victim < 0; i++) {
-        if (!cluster.nodes.get(i).id().equals(leader)) {
-          victim = i;
+      if (copies != 2) {
+        try (var admin = cluster.client()) {
+          admin.setCopies(copies);
         }
       }
-      String victimId = cluster.nodes.get(victim).id();
+      cluster.createVolume("of", REGIONS * REGION, REGION, dr);
+      secondary.close(); // epochs close but are not applied: the copies at the nodes are all
+      List<Integer> victims = pickVictims.apply(cluster);
       int slots = (int) (REGION / BLOCK);
       List<long[]> acked = new ArrayList<>(); // offset, fill
       List<Integer> stillReachable = new ArrayList<>();
-      for (int i = 0; i < 3; i++) {
-        if (i != victim) {
+      for (int i = 0; i < nodes; i++) {
+        if (!victims.contains(i)) {
           stillReachable.add(i);
         }
       }
@@ -75,7 +119,10 @@ class OwnerFailureTest {
         for (; k < 600; k++) {
           acked.add(write(p, k, slots));
         }
-        cluster.stop(victim);
+        // at the same moment: stopping one takes a while (it closes its servers, then Raft)
+        CompletableFuture.allOf(victims.stream()
+            .map(v -> CompletableFuture.runAsync(() -> cluster.stop(v)))
+            .toArray(CompletableFuture[]::new)).join();
         // writes to the failed owner's portions wait until it is declared failed and the
         // handoff is done, then go on
         for (; k < 1200; k++) {
@@ -83,8 +130,15 @@ class OwnerFailureTest {
         }
       }
       var s = cluster.nodes.get(stillReachable.get(0)).raft().state();
-      assertThat(s.members().get(victimId).state()).isEqualTo(MemberState.FAILED);
-      assertThat(s.assignment().get("of").placementsOf(victimId)).isZero();
+      var a = s.assignment().get("of");
+      for (int v : victims) {
+        String victimId = cluster.nodes.get(v).id();
+        assertThat(s.members().get(victimId).state()).isEqualTo(MemberState.FAILED);
+        assertThat(a.placementsOf(victimId)).isZero();
+      }
+      for (int r = 0; r < a.regions(); r++) {
+        assertThat(a.mirrors(r)).as("mirrors of region %d", r).hasSize(copies - 1);
+      }
       secondary = SecondaryServer.start(dir.resolve("dr"), drAddress);
       long last = s.openEpoch();
       await().atMost(Duration.ofSeconds(60)).until(() ->
