@@ -3,8 +3,6 @@ package dev.ferry.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import com.google.gson.JsonElement;
-import com.google.gson.JsonParser;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -41,41 +39,26 @@ class FailoverIT extends WithReplicatedCluster {
     return new String[] {"f1", "f2"};
   }
 
-  private com.google.gson.JsonObject status() throws Exception {
-    return JsonParser.parseString(FerryCli.run("admin", "--cluster", cluster, "status", "--json")
-        .assertOk().stdout()).getAsJsonObject();
-  }
-
-  private String state(String member) throws Exception {
-    for (JsonElement m : status().getAsJsonArray("members")) {
-      if (m.getAsJsonObject().get("id").getAsString().equals(member)) {
-        return m.getAsJsonObject().get("state").getAsString();
-      }
-    }
-    return "";
-  }
-
   @Test
   void twoNodesKilledOneAfterTheOtherUnderLoadLoseNoAcknowledgedWrite() throws Exception {
     Path ledger = dir.resolve("ledger.csv");
     CompletableFuture<FerryCli.Result> load = FerryCli.dependentLoad(cluster, "f1,f2", 70, ledger);
     await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(ledger) && Files.size(ledger) > 0);
     for (int round = 0; round < 2; round++) {
-      String leader = status().get("leader").getAsString();
+      String leader = FerryCli.status(cluster).get("leader").getAsString();
       String victim = null;
       for (String id : FerryCli.nodes(dir).keySet()) {
-        if (!id.equals(leader) && state(id).equals("ACTIVE")) {
+        if (!id.equals(leader) && FerryCli.memberState(cluster, id).equals("ACTIVE")) {
           victim = id;
           break;
         }
       }
       assertThat(victim).isNotNull();
       assertThat(load).as("the load still runs before kill %d", round + 1).isNotDone();
-      long pid = FerryCli.nodes(dir).get(victim).get("pid").getAsLong();
-      ProcessHandle.of(pid).orElseThrow().destroyForcibly(); // kill -9
+      FerryCli.kill9(dir, victim);
       String failed = victim;
       await().atMost(Duration.ofSeconds(15)).ignoreExceptions()
-          .until(() -> state(failed).equals("FAILED"));
+          .until(() -> FerryCli.memberState(cluster, failed).equals("FAILED"));
       long before = Files.size(ledger);
       // writes are acknowledged again after the handoff
       await().atMost(Duration.ofSeconds(15)).until(() -> Files.size(ledger) > before + 4096);

@@ -121,5 +121,35 @@ final class FerryCli {
     return out;
   }
 
+  /** {@code admin status --json} of the cluster. */
+  static JsonObject status(String cluster) throws IOException, InterruptedException {
+    return JsonParser.parseString(run("admin", "--cluster", cluster, "status", "--json")
+        .assertOk().stdout()).getAsJsonObject();
+  }
+
+  /** A member's state as {@code admin status} shows it ("" if unknown). */
+  static String memberState(String cluster, String member) throws IOException, InterruptedException {
+    for (var m : status(cluster).getAsJsonArray("members")) {
+      if (m.getAsJsonObject().get("id").getAsString().equals(member)) {
+        return m.getAsJsonObject().get("state").getAsString();
+      }
+    }
+    return "";
+  }
+
+  /** {@code admin assignment --json}: one object per portion (volume, region, owner, mirrors). */
+  static List<JsonObject> placements(String cluster) throws IOException, InterruptedException {
+    List<JsonObject> out = new java.util.ArrayList<>();
+    JsonParser.parseString(run("admin", "--cluster", cluster, "assignment", "--json").assertOk()
+        .stdout()).getAsJsonArray().forEach(e -> out.add(e.getAsJsonObject()));
+    return out;
+  }
+
+  /** kill -9 of a node of the local cluster in {@code dir}. */
+  static void kill9(Path dir, String member) throws IOException {
+    long pid = nodes(dir).get(member).get("pid").getAsLong();
+    ProcessHandle.of(pid).orElseThrow().destroyForcibly();
+  }
+
   private FerryCli() {}
 }

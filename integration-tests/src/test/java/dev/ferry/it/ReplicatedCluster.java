@@ -25,15 +25,16 @@ final class ReplicatedCluster implements AutoCloseable {
   /** As above, the processes started with extra environment variables. */
   static ReplicatedCluster up(String name, int basePort, java.util.Map<String, String> env,
       String... volumes) throws Exception {
-    return up(name, basePort, 3, env, volumes);
+    return up(name, basePort, 3, 2, env, volumes);
   }
 
-  /** As above with {@code nodes} nodes. */
-  static ReplicatedCluster up(String name, int basePort, int nodes,
+  /** As above with {@code nodes} nodes and {@code copies} copies of every update. */
+  static ReplicatedCluster up(String name, int basePort, int nodes, int copies,
       java.util.Map<String, String> env, String... volumes) throws Exception {
     Path dir = FerryCli.workDir(name);
     FerryCli.runWith(env, "cluster", "up", "--nodes", String.valueOf(nodes), "--dir",
-        dir.toString(), "--secondary", "--base-port", String.valueOf(basePort)).assertOk();
+        dir.toString(), "--secondary", "--base-port", String.valueOf(basePort), "--copies",
+        String.valueOf(copies)).assertOk();
     StringBuilder addresses = new StringBuilder();
     for (int i = 1; i <= nodes; i++) {
       addresses.append(i == 1 ? "" : ",").append("127.0.0.1:").append(basePort + i);

@@ -28,6 +28,11 @@ abstract class WithReplicatedCluster {
     return 3;
   }
 
+  /** Copies of every update ({@code cluster up --copies}); two by default. */
+  protected int copies() {
+    return 2;
+  }
+
   /** Extra environment of the cluster's processes (FERRY_NODE_JAVA_OPTS); none by default. */
   protected java.util.Map<String, String> environment() throws Exception {
     return java.util.Map.of();
@@ -35,7 +40,7 @@ abstract class WithReplicatedCluster {
 
   @BeforeAll
   void up() throws Exception {
-    site = ReplicatedCluster.up(name(), basePort(), nodes(), environment(), volumes());
+    site = ReplicatedCluster.up(name(), basePort(), nodes(), copies(), environment(), volumes());
     dir = site.dir;
     cluster = site.cluster;
     secondary = site.secondary;

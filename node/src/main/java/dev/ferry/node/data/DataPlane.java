@@ -713,8 +713,8 @@ public final class DataPlane implements AutoCloseable {
     held.forEach((key, h) -> {
       // every copy whose owner is gone: also an owner that failed before this failure, if it
       // had handed it to a new owner that failed too before copying it on
-      if (h.data == null || h.seq == null || live(s, h.peers.get(0))
-          || (h.role != RecordType.MIRROR && h.role != RecordType.FORWARDED)
+      if ((h.role != RecordType.MIRROR && h.role != RecordType.FORWARDED) || h.data == null
+          || h.seq == null || h.peers.isEmpty() || live(s, h.peers.get(0))
           || h.seq.epoch() <= releasedEpoch) {
         return;
       }
@@ -760,14 +760,14 @@ public final class DataPlane implements AutoCloseable {
     for (Map.Entry<String, List<Update>> e : byOwner.entrySet()) {
       String to = e.getKey();
       List<Update> updates = e.getValue();
-      if (to.equals(self) || !live(s, to) || updates.size() < 2 || !handoffHook.armed()) {
+      if (to.equals(self) || !live(s, to) || updates.isEmpty() || !handoffHook.armed()) {
         continue;
       }
-      LOG.warn("test hook: handing {} of {} update(s) over to {}, then halting", updates.size() / 2,
+      int half = (updates.size() + 1) / 2;
+      LOG.warn("test hook: handing {} of {} update(s) over to {} (not done), then halting", half,
           updates.size(), to);
       sendHandoff(to, HandoffRequest.newBuilder().setAssignmentVersion(s.assignmentVersion())
-              .setSender(self).setFailed(failed)
-              .addAllUpdates(updates.subList(0, updates.size() / 2)).build(), 0)
+              .setSender(self).setFailed(failed).addAllUpdates(updates.subList(0, half)).build(), 0)
           .whenComplete((v, error) -> handoffHook.halt());
       return true;
     }

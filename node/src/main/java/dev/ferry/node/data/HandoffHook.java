@@ -12,10 +12,11 @@ import java.nio.file.Path;
  * over a failed owner's updates (claim 13) instead of at a random moment.
  *
  * <p>{@code -Dferry.data.haltInHandoff=FILE}: when the node whose id FILE holds (written by the
- * test at any time before the failure) has updates to hand over, it sends only the first half
- * of one new owner's share (not marked done), waits until that owner has taken it, creates
- * {@code FILE.halted} and halts (status {@value #HALT_STATUS}, no shutdown hooks). Once only:
- * a process that finds {@code FILE.halted} hands over normally.
+ * test at any time before the failure) has updates to hand over to another node, it sends only
+ * the first half (rounded up) of one new owner's share, not marked done, and halts once that
+ * owner has taken it. It creates {@code FILE.halted} first and halts (status
+ * {@value #HALT_STATUS}, no shutdown hooks). Once only: a process that finds
+ * {@code FILE.halted} hands over normally.
  */
 interface HandoffHook {
   String PROPERTY = "ferry.data.haltInHandoff";

@@ -1,0 +1,86 @@
+package dev.ferry.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.google.gson.JsonObject;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Issue 5, "kill -9 of a node in the middle of a handoff", with real processes: five nodes,
+ * three copies, dependent writes. The owner of a portion is killed; a node holding the second
+ * mirror copy of that portion hands half of its share to the new owner and dies there (the
+ * test hook -Dferry.data.haltInHandoff, armed for it alone), never sending "done". The new
+ * owner stops waiting for it once it is declared failed, gets the rest from the remaining
+ * copy holders, and ferry verify finds every acknowledged write and nothing later.
+ */
+class HandoffKillIT extends WithFiveNodesThreeCopies {
+  private Path armed;
+
+  @Override
+  protected String name() {
+    return "handoff-kill";
+  }
+
+  @Override
+  protected int basePort() {
+    return 18500;
+  }
+
+  @Override
+  protected String[] volumes() {
+    return new String[] {"h1", "h2"};
+  }
+
+  @Override
+  protected Map<String, String> environment() throws Exception {
+    armed = FerryCli.workDir("handoff-kill-hook").resolve("halt-in-handoff");
+    return Map.of("FERRY_NODE_JAVA_OPTS",
+        "-Xmx1g -XX:+UseSerialGC -Dferry.data.haltInHandoff=" + armed);
+  }
+
+  @Test
+  void aCopyHolderDyingInTheMiddleOfItsHandoffLosesNoAcknowledgedWrite() throws Exception {
+    Path ledger = dir.resolve("ledger.csv");
+    CompletableFuture<FerryCli.Result> load = FerryCli.dependentLoad(cluster, "h1,h2", 50, ledger);
+    await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(ledger) && Files.size(ledger) > 4096);
+    String leader = FerryCli.status(cluster).get("leader").getAsString();
+    String owner = null;
+    String holder = null;
+    for (JsonObject p : FerryCli.placements(cluster)) {
+      String o = p.get("owner").getAsString();
+      String second = p.getAsJsonArray("mirrors").get(1).getAsString();
+      if (!o.equals(leader) && !second.equals(leader)) {
+        owner = o;
+        holder = second; // the first mirror becomes the owner: the second hands over to it
+        break;
+      }
+    }
+    assertThat(owner).as("a portion whose owner and second mirror are followers").isNotNull();
+    Files.writeString(armed, holder);
+    assertThat(load).as("the load still runs before the kill").isNotDone();
+    FerryCli.kill9(dir, owner);
+    Path halted = Path.of(armed + ".halted");
+    await().atMost(Duration.ofSeconds(20)).until(() -> Files.exists(halted));
+    long holderPid = FerryCli.nodes(dir).get(holder).get("pid").getAsLong();
+    await().atMost(Duration.ofSeconds(10)).until(() ->
+        !ProcessHandle.of(holderPid).map(ProcessHandle::isAlive).orElse(false));
+    String o = owner;
+    String h = holder;
+    await().atMost(Duration.ofSeconds(15)).ignoreExceptions().until(() ->
+        FerryCli.memberState(cluster, o).equals("FAILED")
+            && FerryCli.memberState(cluster, h).equals("FAILED"));
+    long before = Files.size(ledger);
+    await().atMost(Duration.ofSeconds(20)).until(() -> Files.size(ledger) > before + 4096);
+    assertThat(load).as("the failures happened under load").isNotDone();
+    load.get().assertOk();
+    long lastEpoch = FerryCli.lastEpoch(ledger);
+    FerryCli.awaitApplied(cluster, lastEpoch);
+    FerryCli.verifyConsistent(secondary, ledger);
+  }
+}
