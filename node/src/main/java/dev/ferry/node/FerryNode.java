@@ -14,7 +14,7 @@ import dev.ferry.node.data.PeerService;
 import dev.ferry.node.journal.Disk;
 import dev.ferry.node.journal.Journal;
 import dev.ferry.node.journal.JournalOptions;
-import dev.ferry.node.journal.JournalRecord;
+import dev.ferry.node.journal.StoredRecord;
 import dev.ferry.node.raft.CommandRejectedException;
 import dev.ferry.node.raft.RaftNode;
 import dev.ferry.proto.control.Command;
@@ -81,9 +81,9 @@ public final class FerryNode implements AutoCloseable {
 
   public void start() throws IOException {
     NodeConfig.DataPathConfig d = config.data();
-    List<JournalRecord> replayed = new ArrayList<>();
+    List<StoredRecord> replayed = new ArrayList<>();
     JournalOptions defaults = JournalOptions.defaults();
-    journal = Journal.open(d.journalDir(), new JournalOptions(d.journalSegmentBytes(),
+    journal = Journal.openAt(d.journalDir(), new JournalOptions(d.journalSegmentBytes(),
         d.journalBudgetBytes(), d.durable(), disk, defaults.onFatal()), replayed::add);
     LOG.info("journal {}: {} records recovered, {} bytes, {}", d.journalDir(), replayed.size(),
         journal.bytesUsed(), d.durable() ? "durable (fsync)" : "mirrored (no fsync)");

@@ -11,7 +11,9 @@ import dev.ferry.control.VolumeAssignment;
 import dev.ferry.node.journal.Journal;
 import dev.ferry.node.journal.JournalFailedException;
 import dev.ferry.node.journal.JournalFullException;
+import dev.ferry.node.journal.JournalLocation;
 import dev.ferry.node.journal.JournalRecord;
+import dev.ferry.node.journal.StoredRecord;
 import dev.ferry.node.journal.RecordType;
 import dev.ferry.control.EpochRecord;
 import dev.ferry.control.Volume;
@@ -105,7 +107,8 @@ public final class DataPlane implements AutoCloseable {
    * An update numbered here. The payload stays in memory until the epoch is staged at the
    * secondary (reading it back from the journal instead is the next step).
    */
-  private record Numbered(UpdateKey key, long n, long offset, int length, int crc32c, byte[] data) {}
+  private record Numbered(UpdateKey key, long n, long offset, int length, int crc32c,
+      CompletableFuture<JournalLocation> where) {}
   /** Updates whose copies are still being made: a Freeze waits for those begun before it. */
   private final Set<Held> inFlight = new HashSet<>();
   /** Acks of updates numbered in an epoch not yet released, by epoch. */
@@ -189,9 +192,13 @@ public final class DataPlane implements AutoCloseable {
     CompletableFuture<SequenceNumber> copied;
     /** {@link #copied}, then held until the update's epoch is released (DESIGN.md §5) */
     CompletableFuture<SequenceNumber> acked;
-    /** MIRROR and FORWARDED copies: the update, to hand over if the owner fails (claim 13) */
+    /** MIRROR and FORWARDED copies: the update's offset, to hand over if the owner fails */
     long offset;
-    byte[] data;
+    /**
+     * where this copy lies in the journal (the payload is read back from there to hand it over
+     * or copy it again, not kept in memory); null once its epoch is applied
+     */
+    CompletableFuture<JournalLocation> where;
 
     Held(RecordType role, Portion portion, int crc32c, List<String> peers, SequenceNumber seq) {
       this.role = role;
@@ -211,26 +218,26 @@ public final class DataPlane implements AutoCloseable {
    *     sequence counters and the update table so retries stay idempotent across restarts
    */
   public DataPlane(String self, Journal journal, Supplier<ClusterState> state, long maxWriteBytes,
-      List<JournalRecord> replayed) {
+      List<StoredRecord> replayed) {
     this(self, journal, state, maxWriteBytes, replayed,
         c -> CompletableFuture.failedFuture(new IllegalStateException("no Raft here")));
   }
 
   /** @param propose proposes a command through Raft (EpochStaged after a transfer) */
   public DataPlane(String self, Journal journal, Supplier<ClusterState> state, long maxWriteBytes,
-      List<JournalRecord> replayed,
+      List<StoredRecord> replayed,
       java.util.function.Function<dev.ferry.proto.control.Command, CompletableFuture<?>> propose) {
     this.propose = propose;
     this.self = self;
     this.journal = journal;
     this.state = state;
     this.maxWriteBytes = maxWriteBytes;
-    for (JournalRecord r : replayed) {
-      recover(r);
+    for (StoredRecord r : replayed) {
+      recover(r.record(), CompletableFuture.completedFuture(r.at()));
     }
   }
 
-  private void recover(JournalRecord r) {
+  private void recover(JournalRecord r, CompletableFuture<JournalLocation> at) {
     UpdateKey key = new UpdateKey(r.primaryId(), r.clientSeq());
     Portion portion = new Portion(r.volume(), r.region());
     CompletableFuture<Void> done = CompletableFuture.completedFuture(null);
@@ -238,23 +245,21 @@ public final class DataPlane implements AutoCloseable {
       case OWNED, MIRROR -> {
         Held h = new Held(r.type(), portion, crc(r.data()), peersOf(r), new SequenceNumber(r.epoch(), r.n()));
         h.durable = done;
-        if (r.type() == RecordType.MIRROR) {
-          h.offset = r.offset();
-          h.data = r.data();
-        }
+        h.offset = r.offset();
+        h.where = at;
         held.put(key, h);
         if (r.type() == RecordType.OWNED) {
           PortionEpoch pe = new PortionEpoch(portion, r.epoch());
           lastN.merge(pe, r.n(), Math::max);
           numbered.computeIfAbsent(pe, k -> new ArrayList<>())
-              .add(new Numbered(key, r.n(), r.offset(), r.data().length, h.crc32c, r.data()));
+              .add(new Numbered(key, r.n(), r.offset(), r.data().length, h.crc32c, at));
         }
       }
       case FORWARDED -> {
         Held h = new Held(r.type(), portion, crc(r.data()), peersOf(r), null);
         h.durable = done;
         h.offset = r.offset();
-        h.data = r.data();
+        h.where = at;
         held.put(key, h);
       }
       case SEQUENCED -> {
@@ -543,7 +548,7 @@ public final class DataPlane implements AutoCloseable {
           if (h.seq == null || h.seq.epoch() > releasedEpoch) {
             continue;
           }
-          h.data = null; // applied: nothing left to hand over
+          h.where = null; // applied: nothing left to hand over
           if (h.seq.epoch() <= forget && !inFlight.contains(h)) {
             it.remove();
           }
@@ -604,7 +609,6 @@ public final class DataPlane implements AutoCloseable {
     if (h == null) {
       h = new Held(RecordType.FORWARDED, p, update.getCrc32C(), List.of(owner), null);
       h.offset = update.getOffset();
-      h.data = bytes;
       h.durable = store(h, key, update, bytes, new SequenceNumber(0, 0));
       held.put(key, h);
     }
@@ -713,16 +717,20 @@ public final class DataPlane implements AutoCloseable {
     held.forEach((key, h) -> {
       // every copy whose owner is gone: also an owner that failed before this failure, if it
       // had handed it to a new owner that failed too before copying it on
-      if ((h.role != RecordType.MIRROR && h.role != RecordType.FORWARDED) || h.data == null
+      if ((h.role != RecordType.MIRROR && h.role != RecordType.FORWARDED) || h.where == null
           || h.seq == null || h.peers.isEmpty() || live(s, h.peers.get(0))
           || h.seq.epoch() <= releasedEpoch) {
         return;
+      }
+      byte[] data = payload(h.where, key);
+      if (data == null) {
+        return; // never durable here, so never acknowledged
       }
       VolumeAssignment a = s.assignment().get(h.portion.volume());
       String owner = a == null ? null : a.owner(h.portion.region());
       if (owner != null) {
         byOwner.computeIfAbsent(owner, o -> new ArrayList<>())
-            .add(sequencedUpdate(key, h.portion, h.offset, h.data, h.crc32c, h.seq));
+            .add(sequencedUpdate(key, h.portion, h.offset, data, h.crc32c, h.seq));
       }
     });
     if (haltInHandoff(s, failed.get(0), byOwner)) {
@@ -772,6 +780,22 @@ public final class DataPlane implements AutoCloseable {
       return true;
     }
     return false;
+  }
+
+  /**
+   * The payload of a copy, read back from the journal; null if the copy was never written
+   * (its append failed). A durable copy that cannot be read back is corruption: logged.
+   */
+  private byte[] payload(CompletableFuture<JournalLocation> where, UpdateKey key) {
+    if (!where.isDone() || where.isCompletedExceptionally()) {
+      return null;
+    }
+    try {
+      return journal.read(where.join()).data();
+    } catch (java.io.IOException e) {
+      LOG.error("reading back {} from the journal failed: {}", key, e.toString());
+      return null;
+    }
   }
 
   /** An update as a peer sends it with its sequence number (handoff, re-mirroring). */
@@ -915,16 +939,21 @@ public final class DataPlane implements AutoCloseable {
       List<String> mirrors = a.mirrors(p.region());
       for (Numbered u : e.getValue()) {
         Held h = held.get(u.key());
-        if (h == null || h.peers.stream().allMatch(m -> live(s, m)) || u.data() == null) {
+        if (h == null || h.peers.stream().allMatch(m -> live(s, m))) {
+          continue;
+        }
+        byte[] data = payload(u.where(), u.key());
+        if (data == null) {
           continue;
         }
         List<String> kept = h.peers.stream().filter(m -> live(s, m)).toList();
         List<String> missing = mirrors.stream().filter(m -> !kept.contains(m)).toList();
         List<String> peers = new ArrayList<>(kept);
         peers.addAll(missing);
-        Update update = sequencedUpdate(u.key(), p, u.offset(), u.data(), u.crc32c(), h.seq);
+        Update update = sequencedUpdate(u.key(), p, u.offset(), data, u.crc32c(), h.seq);
         Held again = new Held(RecordType.OWNED, p, u.crc32c(), peers, h.seq);
         again.durable = h.durable;
+        again.where = h.where;
         SequenceNumber seq = h.seq;
         again.copied = mirrorCopies(s, missing, update).thenApply(m -> seq);
         again.acked = h.acked == null ? again.copied : h.acked;
@@ -1017,7 +1046,6 @@ public final class DataPlane implements AutoCloseable {
       if (h == null || h.role != RecordType.MIRROR || !h.peers.equals(List.of(r.getSender()))) {
         h = new Held(RecordType.MIRROR, p, u.getCrc32C(), List.of(r.getSender()), seq);
         h.offset = u.getOffset();
-        h.data = bytes;
         h.durable = store(h, key, u.toBuilder(), bytes, seq);
         held.put(key, h);
       }
@@ -1062,11 +1090,6 @@ public final class DataPlane implements AutoCloseable {
   // ---- helpers ----
 
   // ---- transfer to the secondary (DESIGN.md §5) ----
-
-  private boolean hasSecondary(String volume) {
-    Volume v = state.get().volumes().get(volume);
-    return v != null && !v.secondary().isEmpty();
-  }
 
   /**
    * Sends each closed epoch's updates of the portions numbered here to the portion's secondary,
@@ -1175,19 +1198,29 @@ public final class DataPlane implements AutoCloseable {
     return true;
   }
 
-  private static List<StageRequest> stageMessages(long epoch, Portion p, Volume v,
+  /** The Stage stream of one portion's epoch; payloads read back from the journal. */
+  private List<StageRequest> stageMessages(long epoch, Portion p, Volume v,
       List<Numbered> updates, Watermark w) {
     StageRequest.Builder head = StageRequest.newBuilder().setEpoch(epoch)
         .setVolume(p.volume()).setRegion(p.region()).setVolumeSizeBytes(v.sizeBytes());
     List<StageRequest> stream = new ArrayList<>();
     for (Numbered u : updates) {
       stream.add(head.clone().setUpdate(StagedUpdate.newBuilder().setN(u.n())
-          .setOffset(u.offset()).setData(ByteString.copyFrom(u.data())).setCrc32C(u.crc32c()))
+          .setOffset(u.offset()).setData(ByteString.copyFrom(readBack(u))).setCrc32C(u.crc32c()))
           .build());
     }
     stream.add(head.clone().setWatermark(PortionWatermark.newBuilder().setLastN(w.getLastN())
         .setCount(w.getCount()).setBytes(w.getBytes()).setDigest(w.getDigest())).build());
     return stream;
+  }
+
+  /** An update's payload for the transfer thread; a failure fails this transfer (retried). */
+  private byte[] readBack(Numbered u) {
+    try {
+      return journal.read(u.where().join()).data();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("reading back " + u.key() + " for the transfer", e);
+    }
   }
 
   /** Claim 8/fencing: an owner acknowledges only while it still owns the portion. */
@@ -1228,9 +1261,9 @@ public final class DataPlane implements AutoCloseable {
   /** Journals this node's copy; a full journal stores nothing and gives the number back. */
   private CompletableFuture<Void> store(Held h, UpdateKey key, Update.Builder u, byte[] bytes,
       SequenceNumber seq) throws StatusException {
-    CompletableFuture<Void> f = journal.append(new JournalRecord(h.role, seq.epoch(), u.getVolume(),
-        (int) u.getRegion(), seq.n(), key.primaryId(), key.clientSeq(), u.getOffset(), h.peersText(),
-        bytes));
+    CompletableFuture<JournalLocation> f = journal.appendAt(new JournalRecord(h.role, seq.epoch(),
+        u.getVolume(), (int) u.getRegion(), seq.n(), key.primaryId(), key.clientSeq(),
+        u.getOffset(), h.peersText(), bytes));
     if (f.isCompletedExceptionally()) {
       Throwable cause = f.handle((v, e) -> e).join();
       if (h.role == RecordType.OWNED) {
@@ -1241,10 +1274,10 @@ public final class DataPlane implements AutoCloseable {
     }
     if (h.role == RecordType.OWNED) {
       numbered.computeIfAbsent(new PortionEpoch(h.portion, seq.epoch()), k -> new ArrayList<>())
-          .add(new Numbered(key, seq.n(), u.getOffset(), bytes.length, h.crc32c,
-              hasSecondary(u.getVolume()) ? bytes : null));
+          .add(new Numbered(key, seq.n(), u.getOffset(), bytes.length, h.crc32c, f));
     }
-    return f.exceptionally(e -> {
+    h.where = f;
+    return f.<Void>thenApply(at -> null).exceptionally(e -> {
       throw new CompletionException(journalStatus(e));
     });
   }

@@ -79,6 +79,10 @@ import org.apache.logging.log4j.Logger;
  * not verify, in any segment, is corruption: open fails with "corrupt journal FILE at offset O:
  * WHY" and never skips data.
  *
+ * <p>Reading back: {@link #appendAt} and {@link #openAt} give each record's location, and
+ * {@link #read} reads it again, verified like at recovery; so the node keeps locations of
+ * un-applied payloads in memory, not the payloads.
+ *
  * <p>Space: {@link #release} deletes closed segments whose records all belong to applied epochs.
  * A FORWARDED copy counts with the epoch of its SEQUENCED record, matched by (primaryId,
  * clientSeq), and pins its segment until that record is appended. Deleted segments may be
@@ -94,8 +98,8 @@ public final class Journal implements AutoCloseable {
     void fail(Throwable cause);
   }
 
-  private record Append(JournalRecord record, ByteBuffer bytes, CompletableFuture<Void> done)
-      implements Op {
+  private record Append(JournalRecord record, ByteBuffer bytes,
+      CompletableFuture<JournalLocation> done) implements Op {
     @Override
     public void fail(Throwable cause) {
       done.completeExceptionally(cause);
@@ -136,6 +140,8 @@ public final class Journal implements AutoCloseable {
   private final Segments segments;
   /** The active segment's channel; writer thread only. */
   private FileChannel active;
+  /** Read channels of segments, opened by {@link #read}; guarded by itself. */
+  private final java.util.Map<Path, FileChannel> readers = new java.util.HashMap<>();
 
   private Journal(Path dir, JournalOptions options, Recovery.Result recovered) {
     this.dir = dir;
@@ -156,6 +162,12 @@ public final class Journal implements AutoCloseable {
    */
   public static Journal open(Path dir, JournalOptions options, Consumer<JournalRecord> replay)
       throws IOException {
+    return openAt(dir, options, stored -> replay.accept(stored.record()));
+  }
+
+  /** {@link #open}, replaying every record with its location (to {@link #read} it again). */
+  public static Journal openAt(Path dir, JournalOptions options, Consumer<StoredRecord> replay)
+      throws IOException {
     Recovery.Result recovered = Recovery.run(dir, options.disk(), replay);
     Journal journal = new Journal(dir, options, recovered);
     LOG.info("journal {}: recovered {} records in {} segments ({} bytes)", dir,
@@ -171,6 +183,11 @@ public final class Journal implements AutoCloseable {
    * segment or a string longer than 65,535 UTF-8 bytes; with IllegalStateException once closed.
    */
   public CompletableFuture<Void> append(JournalRecord record) {
+    return appendAt(record).thenApply(at -> null);
+  }
+
+  /** {@link #append}, completing with where the record was written. */
+  public CompletableFuture<JournalLocation> appendAt(JournalRecord record) {
     if (record.data().length > options.segmentBytes()) {
       return CompletableFuture.failedFuture(tooLarge(record.data().length));
     }
@@ -229,6 +246,41 @@ public final class Journal implements AutoCloseable {
     }
   }
 
+  /**
+   * Reads a record back from where {@link #appendAt} or the replay at open said it lies, and
+   * verifies it (magic, length, CRC) as recovery does. Any thread; positional reads of the
+   * segment files, which stay open for reading until released.
+   *
+   * @throws IOException if its segment was released (its epoch is applied), or it does not
+   *     verify (corruption)
+   */
+  public JournalRecord read(JournalLocation at) throws IOException {
+    FileChannel ch;
+    synchronized (readers) {
+      ch = readers.get(at.segment());
+      if (ch == null) {
+        ch = FileChannel.open(at.segment(), java.nio.file.StandardOpenOption.READ);
+        readers.put(at.segment(), ch);
+      }
+    }
+    byte[] bytes = new byte[at.size()];
+    ByteBuffer b = ByteBuffer.wrap(bytes);
+    while (b.hasRemaining()) {
+      if (ch.read(b, at.position() + b.position()) < 0) {
+        throw Recovery.corrupt(at.segment(), at.position(), "the file ends inside the record");
+      }
+    }
+    if (b.getInt(0) != RecordCodec.MAGIC || b.getInt(4) != at.size() - RecordCodec.PREFIX_BYTES
+        || b.getInt(RecordCodec.CRC_OFFSET) != RecordCodec.checksum(bytes, 0, at.size())) {
+      throw Recovery.corrupt(at.segment(), at.position(), "record read back does not verify");
+    }
+    try {
+      return RecordCodec.decode(bytes, 0, at.size());
+    } catch (IllegalArgumentException e) {
+      throw Recovery.corrupt(at.segment(), at.position(), "malformed record: " + e.getMessage());
+    }
+  }
+
   /** Bytes on disk in all segments, headers included; queued appends are not counted. */
   public long bytesUsed() {
     return diskBytes.get();
@@ -246,6 +298,11 @@ public final class Journal implements AutoCloseable {
       closed = true;
     }
     Uninterruptibles.joinUninterruptibly(writer);
+    List<Path> open;
+    synchronized (readers) {
+      open = new ArrayList<>(readers.keySet());
+    }
+    open.forEach(this::closeReader);
   }
 
   private IllegalStateException closedException() {
@@ -302,6 +359,7 @@ public final class Journal implements AutoCloseable {
       return;
     }
     List<ByteBuffer> run = new ArrayList<>(appends.size());
+    List<JournalLocation> at = new ArrayList<>(appends.size());
     for (Append a : appends) {
       int size = a.bytes().remaining();
       if (segments.active().bytes + size > options.segmentBytes()) {
@@ -310,14 +368,15 @@ public final class Journal implements AutoCloseable {
         roll();
       }
       run.add(a.bytes());
+      at.add(new JournalLocation(segments.active().file, segments.active().bytes, size));
       segments.account(a.record(), segments.active(), size);
     }
     write(run);
     if (options.sync()) {
       force(segments.active());
     }
-    for (Append a : appends) {
-      a.done().complete(null);
+    for (int i = 0; i < appends.size(); i++) {
+      appends.get(i).done().complete(at.get(i));
     }
   }
 
@@ -373,6 +432,7 @@ public final class Journal implements AutoCloseable {
     IOException error = null;
     try {
       for (Segment s : segments.releasable(op.appliedEpoch())) {
+        closeReader(s.file);
         Files.delete(s.file);
         segments.remove(s);
         freed += s.bytes;
@@ -391,6 +451,20 @@ public final class Journal implements AutoCloseable {
       op.freed().completeExceptionally(error);
     } else {
       op.freed().complete(freed);
+    }
+  }
+
+  private void closeReader(Path segment) {
+    FileChannel ch;
+    synchronized (readers) {
+      ch = readers.remove(segment);
+    }
+    if (ch != null) {
+      try {
+        ch.close();
+      } catch (IOException e) {
+        LOG.warn("closing the read channel of {}: {}", segment, e.toString());
+      }
     }
   }
 

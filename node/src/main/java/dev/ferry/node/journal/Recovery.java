@@ -32,17 +32,17 @@ final class Recovery {
 
   private final Path dir;
   private final Disk disk;
-  private final Consumer<JournalRecord> replay;
+  private final Consumer<StoredRecord> replay;
   private final Segments segments = new Segments();
   private long records;
 
-  private Recovery(Path dir, Disk disk, Consumer<JournalRecord> replay) {
+  private Recovery(Path dir, Disk disk, Consumer<StoredRecord> replay) {
     this.dir = dir;
     this.disk = disk;
     this.replay = replay;
   }
 
-  static Result run(Path dir, Disk disk, Consumer<JournalRecord> replay) throws IOException {
+  static Result run(Path dir, Disk disk, Consumer<StoredRecord> replay) throws IOException {
     return new Recovery(dir, disk, replay).run();
   }
 
@@ -142,7 +142,7 @@ final class Recovery {
         // its CRC matched, so it was written like this: never a torn tail
         throw corrupt(s.file, p, "malformed record: " + e.getMessage());
       }
-      replay.accept(r);
+      replay.accept(new StoredRecord(r, new JournalLocation(s.file, p, size)));
       segments.account(r, s, size);
       records++;
       p += size;

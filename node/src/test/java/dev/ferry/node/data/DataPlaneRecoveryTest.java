@@ -8,6 +8,7 @@ import dev.ferry.node.journal.Disk;
 import dev.ferry.node.journal.Journal;
 import dev.ferry.node.journal.JournalOptions;
 import dev.ferry.node.journal.JournalRecord;
+import dev.ferry.node.journal.StoredRecord;
 import dev.ferry.proto.peer.ForwardRequest;
 import dev.ferry.proto.peer.Update;
 import java.nio.file.Path;
@@ -49,8 +50,8 @@ class DataPlaneRecoveryTest {
       }
       before.close();
     }
-    List<JournalRecord> replayed = new ArrayList<>();
-    try (Journal journal = Journal.open(dir, options(), replayed::add)) {
+    List<StoredRecord> replayed = new ArrayList<>();
+    try (Journal journal = Journal.openAt(dir, options(), replayed::add)) {
       assertThat(replayed).hasSize(3);
       long bytes = journal.bytesUsed();
       DataPlane after = new DataPlane("n1", journal, () -> s, 1 << 20, replayed);
