@@ -30,6 +30,13 @@ final class FerryCli {
     return jar;
   }
 
+  /** The command line that runs the ferry jar, without its arguments. */
+  static List<String> javaCommand() {
+    return List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Djava.util.logging.manager=org.apache.logging.log4j.jul.LogManager", "-jar",
+        jar().toString());
+  }
+
   static Path workDir(String name) throws IOException {
     Path base = Path.of(System.getProperty("ferry.it.dir", "target/it-clusters"));
     Path dir = base.resolve(name + "-" + System.currentTimeMillis());
@@ -44,11 +51,7 @@ final class FerryCli {
   /** Runs with extra environment variables (FERRY_NODE_JAVA_OPTS reaches started processes). */
   static Result runWith(Map<String, String> env, String... args)
       throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.add("-Djava.util.logging.manager=org.apache.logging.log4j.jul.LogManager");
-    cmd.add("-jar");
-    cmd.add(jar().toString());
+    List<String> cmd = new ArrayList<>(javaCommand());
     cmd.addAll(List.of(args));
     Path out = Files.createTempFile("ferry-cli", ".out");
     Path err = Files.createTempFile("ferry-cli", ".err");
@@ -67,23 +70,6 @@ final class FerryCli {
       Files.deleteIfExists(out);
       Files.deleteIfExists(err);
     }
-  }
-
-  /**
-   * Starts ferry load --dependent (4 KiB writes, 8 chains, --ledger, --json) in the background:
-   * the primary that runs through an IT's event.
-   */
-  static java.util.concurrent.CompletableFuture<Result> dependentLoad(String cluster,
-      String volumes, int seconds, Path ledger) {
-    return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-      try {
-        return run("load", "--cluster", cluster, "--volumes", volumes, "--size", "4KiB",
-            "--seconds", String.valueOf(seconds), "--inflight", "8", "--dependent", "--ledger",
-            ledger.toString(), "--json");
-      } catch (Exception e) {
-        throw new IllegalStateException(e);
-      }
-    });
   }
 
   /** Waits until the cluster's secondary has applied {@code epoch} (the cluster drained). */
@@ -129,12 +115,17 @@ final class FerryCli {
 
   /** A member's state as {@code admin status} shows it ("" if unknown). */
   static String memberState(String cluster, String member) throws IOException, InterruptedException {
+    return memberStates(cluster).getOrDefault(member, "");
+  }
+
+  /** Every member's state from one status call (each call starts a JVM: slow on a busy machine). */
+  static Map<String, String> memberStates(String cluster) throws IOException, InterruptedException {
+    Map<String, String> states = new TreeMap<>();
     for (var m : status(cluster).getAsJsonArray("members")) {
-      if (m.getAsJsonObject().get("id").getAsString().equals(member)) {
-        return m.getAsJsonObject().get("state").getAsString();
-      }
+      states.put(m.getAsJsonObject().get("id").getAsString(),
+          m.getAsJsonObject().get("state").getAsString());
     }
-    return "";
+    return states;
   }
 
   /** {@code admin assignment --json}: one object per portion (volume, region, owner, mirrors). */

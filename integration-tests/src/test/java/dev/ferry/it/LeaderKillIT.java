@@ -8,7 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -72,34 +71,36 @@ class LeaderKillIT extends WithReplicatedCluster {
   @Test
   void epochsKeepClosingAndApplyingOnceWhenTheLeaderDiesInFreezeAndInCommitEpoch() throws Exception {
     Path ledger = dir.resolve("ledger.csv");
-    CompletableFuture<FerryCli.Result> load = FerryCli.dependentLoad(cluster, "k1,k2", 50, ledger);
-    for (String step : new String[] {"freeze", "commit"}) {
-      Path marker = markers.resolve(step);
-      // the node that writes the marker halts right after it
-      await().atMost(Duration.ofSeconds(90)).until(() -> Files.exists(marker) && deadNode() != null);
-      assertThat(load).as("the load still runs when the leader halts at %s", step).isNotDone();
-      String halted = deadNode();
-      StringBuilder alive = new StringBuilder();
-      for (var n : FerryCli.nodes(dir).entrySet()) {
-        if (!n.getKey().equals(halted)) {
-          alive.append(alive.length() == 0 ? "" : ",").append(n.getValue().get("admin").getAsString());
+    try (BackgroundLoad load = BackgroundLoad.start(cluster, "k1,k2", ledger)) {
+      for (String step : new String[] {"freeze", "commit"}) {
+        Path marker = markers.resolve(step);
+        // the node that writes the marker halts right after it
+        await().atMost(Duration.ofSeconds(90)).until(() -> Files.exists(marker) && deadNode() != null);
+        load.assertRunning("when the leader halts at " + step);
+        String halted = deadNode();
+        StringBuilder alive = new StringBuilder();
+        for (var n : FerryCli.nodes(dir).entrySet()) {
+          if (!n.getKey().equals(halted)) {
+            alive.append(alive.length() == 0 ? "" : ",").append(n.getValue().get("admin").getAsString());
+          }
         }
+        assertThat(halted).as("the leader halted at %s", step).isNotNull();
+        String survivors = alive.toString();
+        long before = status(survivors, "openEpoch");
+        // every member must answer Freeze until failure handling exists: start it again at once
+        FerryCli.runWith(env, "cluster", "start", "--dir", dir.toString(), "--node", halted).assertOk();
+        // a new leader resumed the barrier: epochs close and apply again
+        await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() ->
+            status(survivors, "openEpoch") > before + 4 && status(survivors, "appliedEpoch") >= before);
       }
-      assertThat(halted).as("the leader halted at %s", step).isNotNull();
-      String survivors = alive.toString();
-      long before = status(survivors, "openEpoch");
-      // every member must answer Freeze until failure handling exists: start it again at once
-      FerryCli.runWith(env, "cluster", "start", "--dir", dir.toString(), "--node", halted).assertOk();
-      // a new leader resumed the barrier: epochs close and apply again
-      await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() ->
-          status(survivors, "openEpoch") > before + 4 && status(survivors, "appliedEpoch") >= before);
+      load.awaitAcknowledgedAgain(Duration.ofSeconds(30));
+      FerryCli.Result l = load.stop();
+      assertThat(JsonParser.parseString(l.stdout()).getAsJsonObject().get("acked").getAsLong())
+          .isPositive();
+      long lastEpoch = FerryCli.lastEpoch(ledger);
+      assertThat(lastEpoch).as("the load ran past both halts").isGreaterThan(COMMIT_EPOCH);
+      FerryCli.awaitApplied(cluster, lastEpoch);
+      FerryCli.verifyConsistent(secondary, ledger);
     }
-    FerryCli.Result l = load.get();
-    assertThat(JsonParser.parseString(l.stdout()).getAsJsonObject().get("acked").getAsLong())
-        .isPositive();
-    long lastEpoch = FerryCli.lastEpoch(ledger);
-    assertThat(lastEpoch).as("the load ran past both halts").isGreaterThan(COMMIT_EPOCH);
-    FerryCli.awaitApplied(cluster, lastEpoch);
-    FerryCli.verifyConsistent(secondary, ledger);
   }
 }

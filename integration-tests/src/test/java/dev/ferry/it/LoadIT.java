@@ -6,6 +6,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -67,5 +68,23 @@ class LoadIT {
       assertThat(positions.add(f[2] + "/" + region + "/" + f[6] + "/" + f[7]))
           .as("sequence number of %s", line).isTrue();
     }
+  }
+
+  @Test
+  void sigtermStopsTheLoadEarlyWithItsSummaryAndAWholeLedger() throws Exception {
+    Path ledger = dir.resolve("stopped-ledger.csv");
+    long started = System.nanoTime();
+    FerryCli.Result r;
+    try (BackgroundLoad load = BackgroundLoad.start(cluster, "v1,v2", ledger)) {
+      load.awaitStarted();
+      r = load.stop();
+    }
+    // it ran for its 900 s bound otherwise
+    assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(120));
+    r.assertOk();
+    JsonObject o = JsonParser.parseString(r.stdout()).getAsJsonObject();
+    assertThat(o.get("errors").getAsLong()).isZero();
+    // every write acknowledged before the stop, and only those, has its ledger line
+    assertThat(Files.readAllLines(ledger)).hasSize((int) o.get("acked").getAsLong());
   }
 }

@@ -7,7 +7,6 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonParser;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -50,38 +49,36 @@ class MembershipIT extends WithReplicatedCluster {
   @Test
   void aNodeJoinsAndAnotherIsDrainedUnderLoadAndNothingAcknowledgedIsLost() throws Exception {
     Path ledger = dir.resolve("ledger.csv");
-    CompletableFuture<FerryCli.Result> load = FerryCli.dependentLoad(cluster, "j1,j2", 50, ledger);
-    await().atMost(Duration.ofSeconds(30)).until(() ->
-        java.nio.file.Files.exists(ledger) && java.nio.file.Files.size(ledger) > 0);
-    FerryCli.run("cluster", "add", "--dir", dir.toString()).assertOk();
-    await().atMost(Duration.ofSeconds(30)).until(() -> placements("n4") > 0);
-    assertThat(load).as("the join happened under load").isNotDone();
+    try (BackgroundLoad load = BackgroundLoad.start(cluster, "j1,j2", ledger)) {
+      load.awaitStarted();
+      FerryCli.run("cluster", "add", "--dir", dir.toString()).assertOk();
+      await().atMost(Duration.ofSeconds(30)).until(() -> placements("n4") > 0);
+      load.awaitAcknowledgedAgain(Duration.ofSeconds(30)); // the join happened under load
 
-    FerryCli.run("admin", "--cluster", cluster, "member", "drain", "n2").assertOk();
-    await().atMost(Duration.ofSeconds(30)).until(() -> placements("n2") == 0);
-    // the portions moved while the primary was writing (the load runs 50 s)
-    assertThat(load).as("the drain happened under load").isNotDone();
-
-    FerryCli.Result l = load.get();
-    l.assertOk();
-    long lastEpoch = FerryCli.lastEpoch(ledger);
-    FerryCli.awaitApplied(cluster, lastEpoch);
-    FerryCli.verifyConsistent(secondary, ledger);
-    // drained, and every epoch it held updates of applied: the coordinator removes it, from
-    // the members and from the Raft configuration
-    await().atMost(Duration.ofSeconds(30)).until(() -> {
-      var st = JsonParser.parseString(FerryCli.run("admin", "--cluster", cluster, "status", "--json")
-          .assertOk().stdout()).getAsJsonObject();
-      boolean removed = false;
-      for (JsonElement m : st.getAsJsonArray("members")) {
-        removed |= m.getAsJsonObject().get("id").getAsString().equals("n2")
-            && m.getAsJsonObject().get("state").getAsString().equals("REMOVED");
-      }
-      boolean voter = false;
-      for (JsonElement p : st.getAsJsonArray("raftPeers")) {
-        voter |= p.getAsJsonObject().get("id").getAsString().equals("n2");
-      }
-      return removed && !voter;
-    });
+      FerryCli.run("admin", "--cluster", cluster, "member", "drain", "n2").assertOk();
+      await().atMost(Duration.ofSeconds(30)).until(() -> placements("n2") == 0);
+      // the portions moved while the primary was writing
+      load.awaitAcknowledgedAgain(Duration.ofSeconds(30));
+      load.stop().assertOk();
+      long lastEpoch = FerryCli.lastEpoch(ledger);
+      FerryCli.awaitApplied(cluster, lastEpoch);
+      FerryCli.verifyConsistent(secondary, ledger);
+      // drained, and every epoch it held updates of applied: the coordinator removes it, from
+      // the members and from the Raft configuration
+      await().atMost(Duration.ofSeconds(30)).until(() -> {
+        var st = JsonParser.parseString(FerryCli.run("admin", "--cluster", cluster, "status", "--json")
+            .assertOk().stdout()).getAsJsonObject();
+        boolean removed = false;
+        for (JsonElement m : st.getAsJsonArray("members")) {
+          removed |= m.getAsJsonObject().get("id").getAsString().equals("n2")
+              && m.getAsJsonObject().get("state").getAsString().equals("REMOVED");
+        }
+        boolean voter = false;
+        for (JsonElement p : st.getAsJsonArray("raftPeers")) {
+          voter |= p.getAsJsonObject().get("id").getAsString().equals("n2");
+        }
+        return removed && !voter;
+      });
+    }
   }
 }

@@ -9,7 +9,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -58,23 +57,24 @@ class SecondaryCrashIT extends WithReplicatedCluster {
             "-Xmx1g -XX:+UseSerialGC -Dferry.secondary.haltAfterUpdates=" + haltEpoch + ":1"),
         "cluster", "start", "--dir", dir.toString(), "--node", "secondary").assertOk();
     long pid = secondaryPid();
-    CompletableFuture<FerryCli.Result> load = FerryCli.dependentLoad(cluster, "c1,c2", 40, ledger);
-    // the halt hook stops the secondary in the middle of applying that epoch
-    await().atMost(Duration.ofSeconds(60)).until(() -> ProcessHandle.of(pid).isEmpty()
-        || !ProcessHandle.of(pid).get().isAlive());
-    assertThat(Files.readString(Path.of(dir.toString(), "secondary", "secondary.log")))
-        .doesNotContain("corrupt");
-    FerryCli.run("cluster", "start", "--dir", dir.toString(), "--node", "secondary").assertOk();
-    // it really stopped inside that apply: the restart redoes it from the staging
-    Path log = Path.of(dir.toString(), "secondary", "secondary.log");
-    await().atMost(Duration.ofSeconds(30)).until(() ->
-        Files.readString(log).contains("redoing the apply of epoch " + haltEpoch));
+    try (BackgroundLoad load = BackgroundLoad.start(cluster, "c1,c2", ledger)) {
+      // the halt hook stops the secondary in the middle of applying that epoch
+      await().atMost(Duration.ofSeconds(60)).until(() -> ProcessHandle.of(pid).isEmpty()
+          || !ProcessHandle.of(pid).get().isAlive());
+      assertThat(Files.readString(Path.of(dir.toString(), "secondary", "secondary.log")))
+          .doesNotContain("corrupt");
+      FerryCli.run("cluster", "start", "--dir", dir.toString(), "--node", "secondary").assertOk();
+      // it really stopped inside that apply: the restart redoes it from the staging
+      Path log = Path.of(dir.toString(), "secondary", "secondary.log");
+      await().atMost(Duration.ofSeconds(30)).until(() ->
+          Files.readString(log).contains("redoing the apply of epoch " + haltEpoch));
 
-    FerryCli.Result l = load.get();
-    l.assertOk();
-    long lastEpoch = FerryCli.lastEpoch(ledger);
-    assertThat(lastEpoch).as("the load ran past the epoch of the crash").isGreaterThan(haltEpoch);
-    FerryCli.awaitApplied(cluster, lastEpoch);
-    FerryCli.verifyConsistent(secondary, ledger);
+      load.awaitAcknowledgedAgain(Duration.ofSeconds(30));
+      load.stop().assertOk();
+      long lastEpoch = FerryCli.lastEpoch(ledger);
+      assertThat(lastEpoch).as("the load ran past the epoch of the crash").isGreaterThan(haltEpoch);
+      FerryCli.awaitApplied(cluster, lastEpoch);
+      FerryCli.verifyConsistent(secondary, ledger);
+    }
   }
 }

@@ -8,7 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -51,32 +51,25 @@ class ThreeCopiesIT extends WithFiveNodesThreeCopies {
   void twoSimultaneousFailuresLoseNoAcknowledgedWrite() throws Exception {
     assertThat(FerryCli.status(cluster).get("copies").getAsInt()).isEqualTo(3);
     Path ledger = dir.resolve("ledger.csv");
-    CompletableFuture<FerryCli.Result> load = FerryCli.dependentLoad(cluster, "c1,c2", 50, ledger);
-    await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(ledger) && Files.size(ledger) > 0);
-    List<String> victims = ownerAndMirror(cluster, FerryCli.status(cluster).get("leader").getAsString());
-    assertThat(load).as("the load still runs before the kills").isNotDone();
-    for (String v : victims) {
-      FerryCli.kill9(dir, v);
-    }
-    await().atMost(Duration.ofSeconds(15)).ignoreExceptions().until(() ->
-        victims.stream().allMatch(v -> state(v).equals("FAILED")));
-    long before = Files.size(ledger);
-    await().atMost(Duration.ofSeconds(15)).until(() -> Files.size(ledger) > before + 4096);
-    assertThat(load).as("the failures happened under load").isNotDone();
-    for (JsonObject p : FerryCli.placements(cluster)) {
-      assertThat(p.getAsJsonArray("mirrors")).as("mirrors of %s after the failures", p).hasSize(2);
-    }
-    load.get().assertOk();
-    long lastEpoch = FerryCli.lastEpoch(ledger);
-    FerryCli.awaitApplied(cluster, lastEpoch);
-    FerryCli.verifyConsistent(secondary, ledger);
-  }
-
-  private String state(String member) {
-    try {
-      return FerryCli.memberState(cluster, member);
-    } catch (Exception e) {
-      throw new IllegalStateException(e);
+    try (BackgroundLoad load = BackgroundLoad.start(cluster, "c1,c2", ledger)) {
+      load.awaitStarted();
+      List<String> victims = ownerAndMirror(cluster, FerryCli.status(cluster).get("leader").getAsString());
+      load.assertRunning("before the kills");
+      for (String v : victims) {
+        FerryCli.kill9(dir, v);
+      }
+      await().atMost(Duration.ofSeconds(15)).ignoreExceptions().until(() -> {
+        Map<String, String> states = FerryCli.memberStates(cluster);
+        return victims.stream().allMatch(v -> "FAILED".equals(states.get(v)));
+      });
+      load.awaitAcknowledgedAgain(Duration.ofSeconds(15));
+      for (JsonObject p : FerryCli.placements(cluster)) {
+        assertThat(p.getAsJsonArray("mirrors")).as("mirrors of %s after the failures", p).hasSize(2);
+      }
+      load.stop().assertOk();
+      long lastEpoch = FerryCli.lastEpoch(ledger);
+      FerryCli.awaitApplied(cluster, lastEpoch);
+      FerryCli.verifyConsistent(secondary, ledger);
     }
   }
 }

@@ -94,6 +94,7 @@ final class LoadCommand implements Callable<Integer> {
     Map<String, String> firstErrors = new java.util.concurrent.ConcurrentHashMap<>();
     BufferedWriter ledgerOut = ledger == null ? null : Files.newBufferedWriter(ledger,
         StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    StopOnSignal stop = StopOnSignal.install(spec.commandLine());
     try (PrimaryClient client = new PrimaryClient(AdminClient.parseAddresses(cluster), id, inflight,
         Duration.ofSeconds(30));
         AdminClient admin = new AdminClient(AdminClient.parseAddresses(cluster), Duration.ofSeconds(2));
@@ -119,7 +120,7 @@ final class LoadCommand implements Callable<Integer> {
         ready.add(i);
         chainTurn[i] = i;
       }
-      while (System.nanoTime() < end) {
+      while (System.nanoTime() < end && !stop.requested()) {
         if (limiter != null) {
           limiter.acquire();
         }
@@ -188,6 +189,7 @@ final class LoadCommand implements Callable<Integer> {
           ledgerOut.close();
         }
       }
+      stop.finished(errors.get() == 0 ? 0 : FerryCli.FAILED);
     }
     return errors.get() == 0 ? 0 : FerryCli.FAILED;
   }
@@ -226,6 +228,8 @@ final class LoadCommand implements Callable<Integer> {
       try {
         out.write(line);
         out.newLine();
+        // each line reaches the file with its ack: a load killed mid-run leaves a whole record
+        out.flush();
       } catch (java.io.IOException e) {
         throw new java.io.UncheckedIOException(e);
       }
