@@ -14,6 +14,8 @@ import dev.ferry.node.journal.JournalFullException;
 import dev.ferry.node.journal.JournalLocation;
 import dev.ferry.node.journal.JournalRecord;
 import dev.ferry.node.journal.StoredRecord;
+import dev.ferry.proto.peer.FetchCopyReply;
+import dev.ferry.proto.peer.FetchCopyRequest;
 import dev.ferry.node.journal.RecordType;
 import dev.ferry.control.EpochRecord;
 import dev.ferry.control.Volume;
@@ -1206,7 +1208,7 @@ public final class DataPlane implements AutoCloseable {
     List<StageRequest> stream = new ArrayList<>();
     for (Numbered u : updates) {
       stream.add(head.clone().setUpdate(StagedUpdate.newBuilder().setN(u.n())
-          .setOffset(u.offset()).setData(ByteString.copyFrom(readBack(u))).setCrc32C(u.crc32c()))
+          .setOffset(u.offset()).setData(ByteString.copyFrom(readBack(epoch, p, u))).setCrc32C(u.crc32c()))
           .build());
     }
     stream.add(head.clone().setWatermark(PortionWatermark.newBuilder().setLastN(w.getLastN())
@@ -1214,13 +1216,75 @@ public final class DataPlane implements AutoCloseable {
     return stream;
   }
 
-  /** An update's payload for the transfer thread; a failure fails this transfer (retried). */
-  private byte[] readBack(Numbered u) {
+  /**
+   * An update's payload for the transfer thread. A copy here that cannot be read back (damaged
+   * on disk) is repaired from another member's copy, checked against the primary's CRC32C; with
+   * no good copy anywhere the transfer fails (retried), so wrong bytes are never staged.
+   */
+  private byte[] readBack(long epoch, Portion p, Numbered u) {
     try {
       return journal.read(u.where().join()).data();
     } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException("reading back " + u.key() + " for the transfer", e);
+      byte[] repaired = copyFromPeers(epoch, p, u);
+      if (repaired == null) {
+        throw new java.io.UncheckedIOException("reading back " + u.key() + " for the transfer"
+            + " (no other member holds a good copy)", e);
+      }
+      return repaired;
     }
+  }
+
+  /** Another live member's copy of update (epoch, n) of {@code p}, if one is good; else null. */
+  private byte[] copyFromPeers(long epoch, Portion p, Numbered u) {
+    ClusterState s = state.get();
+    FetchCopyRequest ask = FetchCopyRequest.newBuilder().setSender(self).setVolume(p.volume())
+        .setRegion(p.region()).setEpoch(epoch).setN(u.n()).build();
+    for (Member m : s.members().values()) {
+      if (m.id().equals(self) || !live(s, m.id())) {
+        continue;
+      }
+      try {
+        FetchCopyReply copy = links.fetchCopy(m.id(), HostAndPort.fromString(m.address()), ask);
+        byte[] data = copy.getData().toByteArray();
+        if (crc(data) == u.crc32c()) {
+          LOG.warn("epoch {}: the copy of {} {}/{} in this node's journal is damaged; repaired"
+              + " from {}'s copy", epoch, p, epoch, u.n(), m.id());
+          return data;
+        }
+        LOG.warn("{}'s copy of {} {}/{} does not match its CRC32C either", m.id(), p, epoch, u.n());
+      } catch (io.grpc.StatusRuntimeException e) {
+        if (e.getStatus().getCode() != Status.Code.NOT_FOUND) {
+          LOG.warn("asking {} for its copy of {} {}/{} failed: {}", m.id(), p, epoch, u.n(),
+              e.getStatus());
+        }
+      }
+    }
+    return null;
+  }
+
+  /**
+   * FetchCopy: this node's readable copy of a sequenced update that it holds for another owner
+   * (mirror or forwarded copy), for that owner's repair; NOT_FOUND otherwise.
+   */
+  public CompletableFuture<FetchCopyReply> fetchCopy(FetchCopyRequest r) {
+    Portion p = new Portion(r.getVolume(), (int) r.getRegion());
+    SequenceNumber wanted = new SequenceNumber(r.getEpoch(), r.getN());
+    return CompletableFuture.supplyAsync(() -> {
+      for (Map.Entry<UpdateKey, Held> e : held.entrySet()) {
+        Held h = e.getValue();
+        if (h.role == RecordType.OWNED || !p.equals(h.portion) || !wanted.equals(h.seq)
+            || h.where == null) {
+          continue;
+        }
+        byte[] data = payload(h.where, e.getKey());
+        if (data != null && crc(data) == h.crc32c) {
+          return FetchCopyReply.newBuilder().setData(ByteString.copyFrom(data))
+              .setCrc32C(h.crc32c).build();
+        }
+      }
+      throw new CompletionException(WriteValidator.fail(Status.NOT_FOUND, "no readable copy of "
+          + p + " " + wanted.epoch() + "/" + wanted.n() + " on " + self));
+    }, thread);
   }
 
   /** Claim 8/fencing: an owner acknowledges only while it still owns the portion. */

@@ -72,6 +72,13 @@ final class PeerLinks implements AutoCloseable {
     return out;
   }
 
+  /** Asks {@code member} for its copy of one sequenced update (repair of a damaged copy). */
+  dev.ferry.proto.peer.FetchCopyReply fetchCopy(String member, HostAndPort address,
+      dev.ferry.proto.peer.FetchCopyRequest r) {
+    return PeerGrpc.newBlockingStub(channel(member, address))
+        .withDeadlineAfter(5, java.util.concurrent.TimeUnit.SECONDS).fetchCopy(r);
+  }
+
   private CompletableFuture<SequenceNumber> send(Map<String, Link> links, String member,
       HostAndPort address,
       BiFunction<PeerGrpc.PeerStub, StreamObserver<PeerResponse>, StreamObserver<?>> open,

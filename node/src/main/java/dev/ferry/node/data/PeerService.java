@@ -2,6 +2,8 @@ package dev.ferry.node.data;
 
 import dev.ferry.proto.peer.ForwardRequest;
 import dev.ferry.control.Portion;
+import dev.ferry.proto.peer.FetchCopyReply;
+import dev.ferry.proto.peer.FetchCopyRequest;
 import dev.ferry.proto.peer.FreezeReply;
 import dev.ferry.proto.peer.HandoffReply;
 import dev.ferry.proto.peer.HandoffRequest;
@@ -84,6 +86,11 @@ public final class PeerService extends PeerGrpc.PeerImplBase {
   @Override
   public void handoff(HandoffRequest r, StreamObserver<HandoffReply> out) {
     reply(data.acceptHandoff(r), v -> HandoffReply.getDefaultInstance(), out);
+  }
+
+  @Override
+  public void fetchCopy(FetchCopyRequest r, StreamObserver<FetchCopyReply> out) {
+    reply(data.fetchCopy(r), copy -> copy, out);
   }
 
   private static <T, R> void reply(CompletableFuture<T> result, Function<T, R> toReply,

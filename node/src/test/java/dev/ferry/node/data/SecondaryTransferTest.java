@@ -80,11 +80,46 @@ class SecondaryTransferTest {
 
   /**
    * The owner reads payloads back from its journal for the transfer (they are not kept in
-   * memory), verified: a payload damaged on disk after its ack is never staged, so the epoch
-   * holding it is not applied, rather than applied with wrong bytes.
+   * memory), verified: a payload damaged on disk after its ack is repaired from the mirror's
+   * copy (checked against the primary's CRC32C), and the epoch applies with the right bytes.
    */
   @Test
-  void aPayloadDamagedInTheOwnersJournalIsNotShipped() throws Exception {
+  void aPayloadDamagedInTheOwnersJournalIsRepairedFromTheMirrorsCopy() throws Exception {
+    byte[] data = new byte[256];
+    java.util.Arrays.fill(data, (byte) 0x5A);
+    byte[] got = writeDamageAndTransfer(data, false, (state, epoch) ->
+        await().atMost(Duration.ofSeconds(30)).until(() -> state.state().consistentEpoch() >= epoch));
+    assertThat(got).as("the write at the secondary").isEqualTo(data);
+  }
+
+  /**
+   * With every copy damaged there is nothing good to ship: the epoch holding the write is not
+   * applied, rather than applied with wrong bytes.
+   */
+  @Test
+  void aPayloadDamagedInEveryCopyIsNotShipped() throws Exception {
+    byte[] data = new byte[256];
+    java.util.Arrays.fill(data, (byte) 0x3C);
+    byte[] got = writeDamageAndTransfer(data, true, (state, epoch) -> {
+      await().atMost(Duration.ofSeconds(30)).until(() -> state.state().openEpoch() > epoch + 20);
+      assertThat(state.state().consistentEpoch()).as("epoch %d holds the damaged payload", epoch)
+          .isLessThan(epoch);
+    });
+    assertThat(got).as("nothing of it at the secondary").isEqualTo(new byte[256]);
+  }
+
+  /** What the test awaits once the secondary runs, given the node's Raft state and the epoch. */
+  private interface AfterDamage {
+    void await(dev.ferry.node.raft.RaftNode state, long epoch) throws Exception;
+  }
+
+  /**
+   * Writes {@code data} at region 2 of a volume whose secondary is not running yet, damages the
+   * owner's journal copy (every node's with {@code everyCopy}), starts the secondary, runs
+   * {@code then}, and returns what the secondary holds at that offset (zeros if nothing).
+   */
+  private byte[] writeDamageAndTransfer(byte[] data, boolean everyCopy, AfterDamage then)
+      throws Exception {
     int drPort;
     try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
       drPort = free.getLocalPort();
@@ -95,32 +130,30 @@ class SecondaryTransferTest {
       try (AdminClient c = cluster.client()) {
         c.createVolume("t", 6 * REGION, REGION, drAddress.toString()); // not running yet
       }
-      byte[] data = new byte[256];
-      java.util.Arrays.fill(data, (byte) 0x5A);
       long epoch;
       try (PrimaryClient p = new PrimaryClient(
           cluster.admins.stream().map(HostAndPort::fromString).toList(), "tp", 8, Duration.ofSeconds(20))) {
         epoch = p.write("t", 2 * REGION, data).get(20, TimeUnit.SECONDS).epoch();
       }
-      Path journal = dir.resolve("site").resolve("n" + (cluster.ownerOf("t", 2) + 1)).resolve("journal");
-      assertThat(damageFirst(journal, data)).as("the payload found in the owner's journal").isTrue();
+      int owner = cluster.ownerOf("t", 2);
+      int damaged = 0;
+      for (int i = 0; i < 3; i++) {
+        if ((everyCopy || i == owner)
+            && damageFirst(dir.resolve("site").resolve("n" + (i + 1)).resolve("journal"), data)) {
+          damaged++;
+        }
+      }
+      assertThat(damaged).as("copies damaged").isEqualTo(everyCopy ? 2 : 1);
       try (SecondaryServer secondary = SecondaryServer.start(dir.resolve("dr"), drAddress)) {
-        var state = cluster.nodes.get(0).raft();
-        await().atMost(Duration.ofSeconds(30)).until(() -> state.state().openEpoch() > epoch + 20);
-        assertThat(state.state().consistentEpoch()).as("epoch %d holds the damaged payload", epoch)
-            .isLessThan(epoch);
+        then.await(cluster.nodes.get(0).raft(), epoch);
         ManagedChannel ch = NettyChannelBuilder.forTarget(drAddress.toString()).usePlaintext().build();
         try {
-          byte[] got;
-          try {
-            got = SecondaryGrpc.newBlockingStub(ch).read(ReadRequest.newBuilder().setVolume("t")
-                .setOffset(2 * REGION).setLength(256).build()).getData().toByteArray();
-          } catch (io.grpc.StatusRuntimeException e) {
-            // no epoch with a write of "t" applied: the secondary has no image of it yet
-            assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.NOT_FOUND);
-            got = new byte[256];
-          }
-          assertThat(got).as("nothing of it at the secondary").isEqualTo(new byte[256]);
+          return SecondaryGrpc.newBlockingStub(ch).read(ReadRequest.newBuilder().setVolume("t")
+              .setOffset(2 * REGION).setLength(256).build()).getData().toByteArray();
+        } catch (io.grpc.StatusRuntimeException e) {
+          // no epoch with a write of "t" applied: the secondary has no image of it yet
+          assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.NOT_FOUND);
+          return new byte[256];
         } finally {
           ch.shutdownNow();
         }
