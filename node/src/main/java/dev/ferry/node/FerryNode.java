@@ -63,6 +63,8 @@ public final class FerryNode implements AutoCloseable {
   private Journal journal;
   private DataPlane data;
   private UnreachableReporter reporter;
+  private NodeMetrics metrics;
+  private int metricsPort = -1;
 
   private final Disk disk;
 
@@ -94,8 +96,16 @@ public final class FerryNode implements AutoCloseable {
     data.onUnreachable(reporter::report);
     data.haltInHandoffPerSystemProperty();
     raft.stateMachine().addListener(data::stateChanged);
+    metrics = new NodeMetrics(raft::state, java.time.Clock.systemUTC(), journal::bytesUsed,
+        d.journalBudgetBytes());
+    data.onRepair(metrics::repaired);
+    if (config.metricsListen() != null) {
+      metricsPort = metrics.serve(config.metricsListen());
+      LOG.info("node {} serves metrics on http://{}:{}/metrics", config.id(),
+          config.metricsListen().getHost(), metricsPort);
+    }
     IngestService ingest = new IngestService(data, d.streamWindowBytes(), d.nodeWindowBytes(),
-        () -> raft.state().assignmentVersion());
+        () -> raft.state().assignmentVersion(), metrics, System::nanoTime);
     NettyServerBuilder main = NettyServerBuilder
         .forAddress(new InetSocketAddress(config.listen().getHost(), config.listen().getPort()))
         .addService(new AdminService(config.id(), raft, config.defaultRegionSize(), coordinator,
@@ -236,6 +246,11 @@ public final class FerryNode implements AutoCloseable {
     return config.listen();
   }
 
+  /** The port of the metrics endpoint (metrics.listen), or -1 when it is off. */
+  public int metricsPort() {
+    return metricsPort;
+  }
+
   /** Blocks until the JVM shuts down (the shutdown hook closes the node). */
   public void awaitTermination() throws InterruptedException {
     grpc.awaitTermination();
@@ -251,6 +266,9 @@ public final class FerryNode implements AutoCloseable {
     stopServer(grpc);
     if (reporter != null) {
       reporter.close();
+    }
+    if (metrics != null) {
+      metrics.close();
     }
     if (data != null) {
       data.close();

@@ -33,7 +33,8 @@ public record NodeConfig(
     DataPathConfig data,
     Duration ctsPeriod,
     Duration heartbeatInterval,
-    Duration failureTimeout) {
+    Duration failureTimeout,
+    HostAndPort metricsListen) {
 
   /** Settings of the data path: ingest, mirroring, forwarding and the journal. */
   public record DataPathConfig(
@@ -89,6 +90,8 @@ public record NodeConfig(
               "bytes of unacknowledged writes one primary stream may have in flight"})
           .put("ingest.node.window", new String[] {"128MiB",
               "bytes of unacknowledged writes all primary streams of a node may have in flight"})
+          .put("metrics.listen", new String[] {"",
+              "host:port of the Prometheus metrics endpoint (GET /metrics); empty = none"})
           .build();
 
   public static NodeConfig load(Path file, Map<String, String> overrides) throws IOException {
@@ -163,7 +166,8 @@ public record NodeConfig(
         address("raft.listen", v.get("raft.listen")), v.get("cluster.name"), peers.buildOrThrow(),
         join, min, max, snapshotEvery, duration(v, "coordinator.tick"), regionSize,
         dataPath(v, base, dir), duration(v, "cts.period"),
-        duration(v, "failure.heartbeat.interval"), duration(v, "failure.timeout"));
+        duration(v, "failure.heartbeat.interval"), duration(v, "failure.timeout"),
+        v.get("metrics.listen").isBlank() ? null : address("metrics.listen", v.get("metrics.listen")));
   }
 
   private static DataPathConfig dataPath(Map<String, String> v, Path base, Path nodeDir) {

@@ -111,6 +111,7 @@ public final class DataPlane implements AutoCloseable {
    */
   private record Numbered(UpdateKey key, long n, long offset, int length, int crc32c,
       CompletableFuture<JournalLocation> where) {}
+  private volatile Runnable onRepair = () -> { };
   /** Updates whose copies are still being made: a Freeze waits for those begun before it. */
   private final Set<Held> inFlight = new HashSet<>();
   /** Acks of updates numbered in an epoch not yet released, by epoch. */
@@ -444,6 +445,11 @@ public final class DataPlane implements AutoCloseable {
    */
   public void onUnreachable(java.util.function.BiConsumer<String, String> report) {
     links.onUnreachable(report);
+  }
+
+  /** Called (on the transfer thread) each time a damaged payload was repaired from a peer. */
+  public void onRepair(Runnable repaired) {
+    onRepair = repaired;
   }
 
   /** Fault injection for crash tests of processes: {@link HandoffHook#fromSystemProperty}. */
@@ -1249,6 +1255,7 @@ public final class DataPlane implements AutoCloseable {
         if (crc(data) == u.crc32c()) {
           LOG.warn("epoch {}: the copy of {} {}/{} in this node's journal is damaged; repaired"
               + " from {}'s copy", epoch, p, epoch, u.n(), m.id());
+          onRepair.run();
           return data;
         }
         LOG.warn("{}'s copy of {} {}/{} does not match its CRC32C either", m.id(), p, epoch, u.n());

@@ -21,12 +21,24 @@ public final class IngestService extends IngestGrpc.IngestImplBase {
   private final long streamWindowBytes;
   private final LongSupplier assignmentVersion;
 
+  private final WriteOutcomes outcomes;
+  private final LongSupplier nanoTime;
+
   public IngestService(DataPlane data, long streamWindowBytes, long nodeWindowBytes,
       LongSupplier assignmentVersion) {
+    this(data, streamWindowBytes, nodeWindowBytes, assignmentVersion, WriteOutcomes.NONE,
+        System::nanoTime);
+  }
+
+  /** As above, telling {@code outcomes} what each write was answered, timed by {@code nanoTime}. */
+  public IngestService(DataPlane data, long streamWindowBytes, long nodeWindowBytes,
+      LongSupplier assignmentVersion, WriteOutcomes outcomes, LongSupplier nanoTime) {
     this.data = data;
     this.window = new InflightWindow(nodeWindowBytes);
     this.streamWindowBytes = streamWindowBytes;
     this.assignmentVersion = assignmentVersion;
+    this.outcomes = outcomes;
+    this.nanoTime = nanoTime;
   }
 
   @Override
@@ -46,13 +58,16 @@ public final class IngestService extends IngestGrpc.IngestImplBase {
           pending++;
         }
         stream.received(size);
+        long received = nanoTime.getAsLong();
         data.write(w.getPrimaryId(), w.getClientSeq(), w.getVolume(), w.getOffset(), w.getData(),
             w.getCrc32C()).whenComplete((seq, error) -> {
               WriteResponse.Builder r = WriteResponse.newBuilder().setClientSeq(w.getClientSeq());
               if (error == null) {
                 r.setAck(Ack.newBuilder().setEpoch(seq.epoch()).setN(seq.n()));
+                outcomes.acked(nanoTime.getAsLong() - received);
               } else {
                 Status s = Failures.status(error);
+                outcomes.failed(s.getCode());
                 r.setError(WriteError.newBuilder().setCode(s.getCode().value())
                     .setMessage(Failures.message(s))
                     .setAssignmentVersion(assignmentVersion.getAsLong()));
