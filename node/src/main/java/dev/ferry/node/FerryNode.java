@@ -9,6 +9,7 @@ import dev.ferry.node.config.NodeConfig;
 import dev.ferry.node.coordinator.Coordinator;
 import dev.ferry.node.coordinator.UnreachableReporter;
 import dev.ferry.node.data.DataPlane;
+import dev.ferry.node.data.WriteOutcomes;
 import dev.ferry.node.data.IngestService;
 import dev.ferry.node.data.PeerService;
 import dev.ferry.node.journal.Disk;
@@ -96,16 +97,18 @@ public final class FerryNode implements AutoCloseable {
     data.onUnreachable(reporter::report);
     data.haltInHandoffPerSystemProperty();
     raft.stateMachine().addListener(data::stateChanged);
-    metrics = new NodeMetrics(raft::state, java.time.Clock.systemUTC(), journal::bytesUsed,
-        d.journalBudgetBytes());
-    data.onRepair(metrics::repaired);
+    WriteOutcomes outcomes = WriteOutcomes.NONE; // no metrics: nothing counted on the write path
     if (config.metricsListen() != null) {
+      metrics = new NodeMetrics(raft::state, java.time.Clock.systemUTC(), journal::bytesUsed,
+          d.journalBudgetBytes());
+      data.onRepair(metrics::repaired);
+      outcomes = metrics;
       metricsPort = metrics.serve(config.metricsListen());
       LOG.info("node {} serves metrics on http://{}:{}/metrics", config.id(),
           config.metricsListen().getHost(), metricsPort);
     }
     IngestService ingest = new IngestService(data, d.streamWindowBytes(), d.nodeWindowBytes(),
-        () -> raft.state().assignmentVersion(), metrics, System::nanoTime);
+        () -> raft.state().assignmentVersion(), outcomes, System::nanoTime);
     NettyServerBuilder main = NettyServerBuilder
         .forAddress(new InetSocketAddress(config.listen().getHost(), config.listen().getPort()))
         .addService(new AdminService(config.id(), raft, config.defaultRegionSize(), coordinator,

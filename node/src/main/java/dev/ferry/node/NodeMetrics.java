@@ -43,9 +43,9 @@ final class NodeMetrics implements AutoCloseable, WriteOutcomes {
         .help("now minus the close time of the last applied epoch, by this node's clock;"
             + " absent before the first epoch is applied")
         .callback(cb -> {
-          ClusterState s = state.get();
-          if (s.consistentEpoch() > 0) {
-            cb.call(Math.max(0, clock.millis() - s.consistentEpochClosedAtMillis()) / 1000.0);
+          long rpo = state.get().rpoMillis(clock.millis());
+          if (rpo >= 0) {
+            cb.call(rpo / 1000.0);
           }
         }).register(registry);
     GaugeWithCallback.builder().name("ferry_members")

@@ -61,6 +61,14 @@ public record ClusterState(
         .collect(ImmutableList.toImmutableList());
   }
 
+  /**
+   * The recovery point objective as of {@code nowMillis}: now minus the close time of the last
+   * applied epoch (0 at least, against clock skew); -1 before any epoch is applied.
+   */
+  public long rpoMillis(long nowMillis) {
+    return consistentEpoch == 0 ? -1 : Math.max(0, nowMillis - consistentEpochClosedAtMillis);
+  }
+
   public long portionCount() {
     return assignment.values().stream().mapToLong(VolumeAssignment::regions).sum();
   }

@@ -471,6 +471,10 @@ class ClusterTransitionsTest {
       assertThat(applied.consistentEpoch()).isEqualTo(1);
       assertThat(applied.consistentEpochClosedAtMillis()).isEqualTo(1_000);
       assertThat(applied.openEpoch()).isEqualTo(2);
+      // the RPO runs from the close of the last applied epoch; none applied yet: -1
+      assertThat(applied.rpoMillis(1_750)).isEqualTo(750);
+      assertThat(applied.rpoMillis(900)).as("a clock behind the close time").isZero();
+      assertThat(committed.rpoMillis(1_750)).isEqualTo(-1);
     }
 
     @Test

@@ -73,8 +73,7 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
 
   /** now - close time of the last applied epoch, by this node's clock; -1 before the first. */
   private long rpoMillis(ClusterState s) {
-    return s.consistentEpoch() == 0 ? -1
-        : Math.max(0, clock.millis() - s.consistentEpochClosedAtMillis());
+    return s.rpoMillis(clock.millis());
   }
 
   @Override

@@ -1253,8 +1253,8 @@ public final class DataPlane implements AutoCloseable {
         FetchCopyReply copy = links.fetchCopy(m.id(), HostAndPort.fromString(m.address()), ask);
         byte[] data = copy.getData().toByteArray();
         if (crc(data) == u.crc32c()) {
-          LOG.warn("epoch {}: the copy of {} {}/{} in this node's journal is damaged; repaired"
-              + " from {}'s copy", epoch, p, epoch, u.n(), m.id());
+          LOG.warn("the copy of {} {}/{} in this node's journal is damaged; repaired from {}'s"
+              + " copy", p, epoch, u.n(), m.id());
           onRepair.run();
           return data;
         }
