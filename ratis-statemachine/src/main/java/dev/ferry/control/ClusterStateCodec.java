@@ -39,7 +39,8 @@ public final class ClusterStateCodec {
               .setAddress(m.address())
               .setState(m.state())
               .setIncarnation(m.incarnation())
-              .setIngestAddress(m.ingestAddress().equals(m.address()) ? "" : m.ingestAddress()));
+              .setIngestAddress(m.ingestAddress().equals(m.address()) ? "" : m.ingestAddress())
+              .setFailedAtEpoch(m.failedAtEpoch()));
     }
     for (Volume v : s.volumes().values()) {
       b.addVolumes(
@@ -92,7 +93,7 @@ public final class ClusterStateCodec {
     List<dev.ferry.proto.control.Member> memberList = p.getMembersList();
     for (dev.ferry.proto.control.Member m : memberList) {
       members.put(m.getId(), new Member(m.getId(), m.getAddress(), m.getState(), m.getIncarnation(),
-          m.getIngestAddress()));
+          m.getIngestAddress(), m.getFailedAtEpoch()));
     }
     TreeMap<String, Volume> volumes = new TreeMap<>();
     for (dev.ferry.proto.control.Volume v : p.getVolumesList()) {

@@ -14,6 +14,7 @@ import dev.ferry.proto.control.CreateVolume;
 import dev.ferry.proto.control.EpochApplied;
 import dev.ferry.proto.control.EpochStaged;
 import dev.ferry.proto.control.EpochState;
+import dev.ferry.proto.control.MarkFailed;
 import dev.ferry.proto.control.MemberState;
 import dev.ferry.proto.control.PortionPlacement;
 import dev.ferry.proto.control.PortionRef;
@@ -67,7 +68,7 @@ public final class ClusterTransitions {
   private static ClusterState dispatch(ClusterState s, Command c) {
     return switch (c.getKindCase()) {
       case REGISTER_MEMBER -> registerMember(s, c.getRegisterMember());
-      case MARK_FAILED -> markFailed(s, c.getMarkFailed().getId());
+      case MARK_FAILED -> markFailed(s, c.getMarkFailed());
       case DRAIN -> drain(s, c.getDrain().getId());
       case REMOVE -> remove(s, c.getRemove().getId());
       case CREATE_VOLUME -> createVolume(s, c.getCreateVolume());
@@ -127,12 +128,18 @@ public final class ClusterTransitions {
     }
   }
 
-  private static ClusterState markFailed(ClusterState s, String id) {
+  private static ClusterState markFailed(ClusterState s, MarkFailed c) {
+    String id = c.getId();
     Member m = requireMember(s, id);
     if (m.state() == MemberState.FAILED || m.state() == MemberState.REMOVED) {
       throw conflict("member " + id + " is already " + m.state());
     }
-    return rebalance(s.withMembers(put(s.members(), m.withState(MemberState.FAILED))));
+    if (c.getIncarnation() != 0 && c.getIncarnation() != m.incarnation()) {
+      // the proposer watched an earlier incarnation fail; this one came back since
+      throw conflict("member " + id + " is in incarnation " + m.incarnation() + ", not "
+          + c.getIncarnation());
+    }
+    return rebalance(s.withMembers(put(s.members(), m.failedIn(s.openEpoch()))));
   }
 
   private static ClusterState drain(ClusterState s, String id) {

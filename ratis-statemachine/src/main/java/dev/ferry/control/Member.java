@@ -9,9 +9,11 @@ import java.util.Objects;
  * @param address where the member serves Admin and Peer traffic
  * @param ingestAddress where primaries write to it (the same as {@code address} unless the
  *     member listens for primaries on a separate port)
+ * @param failedAtEpoch for a FAILED member, the epoch that was open when it was declared failed
+ *     (0 otherwise)
  */
 public record Member(String id, String address, MemberState state, long incarnation,
-    String ingestAddress) {
+    String ingestAddress, long failedAtEpoch) {
   public Member {
     Objects.requireNonNull(id, "id");
     Objects.requireNonNull(address, "address");
@@ -21,13 +23,36 @@ public record Member(String id, String address, MemberState state, long incarnat
     }
   }
 
+  /** A member that has not failed. */
+  public Member(String id, String address, MemberState state, long incarnation,
+      String ingestAddress) {
+    this(id, address, state, incarnation, ingestAddress, 0);
+  }
+
   /** A member whose primaries write to its main address. */
   public Member(String id, String address, MemberState state, long incarnation) {
     this(id, address, state, incarnation, address);
   }
 
   public Member withState(MemberState newState) {
-    return new Member(id, address, newState, incarnation, ingestAddress);
+    return new Member(id, address, newState, incarnation, ingestAddress,
+        newState == MemberState.FAILED ? failedAtEpoch : 0);
+  }
+
+  /** This member declared FAILED while {@code openEpoch} was open. */
+  public Member failedIn(long openEpoch) {
+    return new Member(id, address, MemberState.FAILED, incarnation, ingestAddress, openEpoch);
+  }
+
+  /**
+   * A FAILED member whose failure may still matter: the epoch after the one open when it was
+   * declared failed is not applied yet. Until then some acknowledged update may exist only as
+   * the copies the survivors are handing over and copying again: updates numbered before a
+   * node handled the failure lie in that epoch or earlier, because a node seals epoch N only
+   * after it has handled every state up to N's opening (DESIGN-NOTES, "Safety").
+   */
+  public boolean failureUnsettled(long consistentEpoch) {
+    return state == MemberState.FAILED && failedAtEpoch >= consistentEpoch;
   }
 
   public boolean isActive() {

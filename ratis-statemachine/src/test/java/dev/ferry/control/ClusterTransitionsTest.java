@@ -257,6 +257,29 @@ class ClusterTransitionsTest {
     }
 
     @Test
+    void markFailedRecordsTheOpenEpochAndTheFailureSettlesOnceTheNextEpochIsApplied() {
+      ClusterState s = withVolume(3, "v", 12, "");
+      ClusterState after = accept(s, markFailed("n2"));
+      Member failed = after.members().get("n2");
+      assertThat(failed.failedAtEpoch()).isEqualTo(s.openEpoch());
+      assertThat(failed.failureUnsettled(s.openEpoch())).isTrue();
+      assertThat(failed.failureUnsettled(s.openEpoch() + 1)).isFalse();
+      assertThat(ClusterStateCodec.fromProto(ClusterStateCodec.toProto(after))).isEqualTo(after);
+    }
+
+    @Test
+    void markFailedOfAnEarlierIncarnationIsAConflict() {
+      ClusterState s = activeCluster(3);
+      long incarnation = s.members().get("n2").incarnation();
+      Command stale = Command.newBuilder().setMarkFailed(dev.ferry.proto.control.MarkFailed
+          .newBuilder().setId("n2").setIncarnation(incarnation + 1)).build();
+      reject(s, stale, RejectCode.CONFLICT, "incarnation");
+      Command current = Command.newBuilder().setMarkFailed(dev.ferry.proto.control.MarkFailed
+          .newBuilder().setId("n2").setIncarnation(incarnation)).build();
+      assertThat(accept(s, current).members().get("n2").state()).isEqualTo(MemberState.FAILED);
+    }
+
+    @Test
     void markFailedTwiceIsAConflict() {
       ClusterState s = accept(activeCluster(3), markFailed("n1"));
       reject(s, markFailed("n1"), RejectCode.CONFLICT, "already FAILED");
