@@ -52,6 +52,10 @@ public final class Coordinator implements AutoCloseable {
   private final ScheduledExecutorService detectorThread =
       daemonThread("ferry-failure-detector");
   private final EpochStats stats = new EpochStats();
+  /** Whether the detector watched as leader in its last round. Detector thread only. */
+  private boolean watching;
+  /** Members that look failed but were not declared so (the cap): logged once each. */
+  private final java.util.Set<String> refusedToFail = new java.util.HashSet<>();
   private boolean active;
   /** DRAINING members without portions, and the epoch that must be applied before removal. */
   private final java.util.Map<String, Long> drainedAt = new java.util.HashMap<>();
@@ -74,7 +78,8 @@ public final class Coordinator implements AutoCloseable {
     this.committer = new EpochCommitter(raft, hook);
     this.heartbeatInterval = heartbeatInterval;
     this.detector = self == null ? null
-        : new FailureDetector(self, heartbeatInterval, failureTimeout, System::nanoTime);
+        : new FailureDetector(self, heartbeatInterval, failureTimeout, System::nanoTime,
+            raft::followerSilenceMillis);
   }
 
   /** The barrier's figures while this node led (see {@link EpochStats}). */
@@ -109,27 +114,59 @@ public final class Coordinator implements AutoCloseable {
   }
 
   /**
-   * Claim 12: a member silent past the failure timeout, or suspected and refusing connections
-   * (see {@link FailureDetector}), is declared FAILED through Raft.
+   * Claim 12: a member silent on every count, or suspected and refusing connections (see
+   * {@link FailureDetector}), is declared FAILED through Raft, naming the incarnation that was
+   * watched. Never more than {@code copies - 1} unsettled failures at once (DESIGN.md §6.1): a
+   * further member that looks failed is left alone (its portions' writes wait, UNAVAILABLE to
+   * primaries in the end) and the operator is told, since failing it could drop the last copy
+   * of an acknowledged update.
    */
   private void detectFailures() {
     try {
       if (!raft.isReadyLeader()) {
+        if (watching) {
+          detector.reset("this node stopped leading");
+          watching = false;
+        }
         return;
       }
-      for (Map.Entry<String, String> f : detector.check(raft.state()).entrySet()) {
+      watching = true;
+      ClusterState s = raft.state();
+      Map<String, FailureDetector.Failure> verdicts = detector.check(s);
+      String reset = detector.takeResetReason();
+      if (!reset.isEmpty() && !reset.equals("this node stopped leading")) {
+        LOG.warn("failure detector: heartbeat history reset, grace period of one failure"
+            + " timeout: {}", reset);
+      }
+      long unsettled = s.members().values().stream()
+          .filter(m -> m.failureUnsettled(s.consistentEpoch())).count();
+      for (Map.Entry<String, FailureDetector.Failure> f : verdicts.entrySet()) {
         String id = f.getKey();
+        if (unsettled >= s.copies() - 1) {
+          if (refusedToFail.add(id)) {
+            LOG.error("member {} {}, but {} failure(s) are not settled yet (copies {}): not"
+                + " declaring it FAILED, which could lose the last copy of acknowledged writes;"
+                + " writes of its portions wait. Bring it back, or once the earlier failures"
+                + " are settled it is declared failed", id, f.getValue().why(), unsettled,
+                s.copies());
+          }
+          continue;
+        }
         try {
           raft.submit(Command.newBuilder().setMarkFailed(
-              dev.ferry.proto.control.MarkFailed.newBuilder().setId(id)).build())
+              dev.ferry.proto.control.MarkFailed.newBuilder().setId(id)
+                  .setIncarnation(f.getValue().incarnation())).build())
               .get(5, TimeUnit.SECONDS);
           LOG.warn("member {} {}: declared FAILED; its portions moved to the others", id,
-              f.getValue());
+              f.getValue().why());
           detector.forget(id);
+          refusedToFail.remove(id);
+          unsettled++;
         } catch (java.util.concurrent.ExecutionException | TimeoutException e) {
           LOG.warn("declaring {} failed did not go through; retrying: {}", id, String.valueOf(e));
         }
       }
+      refusedToFail.retainAll(verdicts.keySet());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (RuntimeException e) {

@@ -151,6 +151,26 @@ public final class RaftNode implements Closeable {
     }
   }
 
+  /**
+   * On the leader: how long ago each follower last answered a Raft RPC (ms), by peer id. Empty
+   * on a follower or before start. A second, independent sign of life for the failure detector.
+   */
+  public java.util.Map<String, Long> followerSilenceMillis() {
+    try {
+      var role = info().getRoleInfoProto();
+      if (!role.hasLeaderInfo()) {
+        return java.util.Map.of();
+      }
+      java.util.Map<String, Long> out = new java.util.HashMap<>();
+      for (var f : role.getLeaderInfo().getFollowerInfoList()) {
+        out.put(f.getId().getId().toStringUtf8(), f.getLastRpcElapsedTimeMs());
+      }
+      return out;
+    } catch (IOException | RuntimeException e) {
+      return java.util.Map.of();
+    }
+  }
+
   public long appliedIndex() {
     try {
       return info().getLastAppliedIndex();

@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
 /**
  * The detection sources besides the timeout: a suspicion (failed Freeze, a peer's report)
  * fails a member at once when its heartbeats are refused, and never fails one that answers.
- * The detector's clock stands still, so the failure timeout never fires in these tests.
+ * The detector's clock stands still unless a test moves it.
  */
 class FailureDetectorTest {
   private final AtomicLong nanos = new AtomicLong(1_000_000_000L);
@@ -66,9 +66,9 @@ class FailureDetectorTest {
     detector.suspect("gone", "did not answer Freeze(7): UNAVAILABLE");
     await().atMost(Duration.ofSeconds(10)).until(() -> detector.check(state).containsKey("gone"));
     detector.suspect("gone", "x");
-    Map<String, String> failed = detector.check(state);
+    Map<String, FailureDetector.Failure> failed = detector.check(state);
     assertThat(failed).containsOnlyKeys("gone");
-    assertThat(failed.get("gone")).startsWith("did not answer Freeze(7)")
+    assertThat(failed.get("gone").why()).startsWith("did not answer Freeze(7)")
         .contains("refused " + FailureDetector.REFUSALS_TO_CONFIRM);
   }
 
@@ -83,12 +83,96 @@ class FailureDetectorTest {
   }
 
   @Test
-  void theTimeoutStillFailsASilentMember() {
-    detector.check(state); // first sight: heard now
-    nanos.addAndGet(Duration.ofMillis(1_001).toNanos());
-    // ("alive" too, unless its answer came after the clock moved: not what this checks)
-    assertThat(detector.check(state)).extractingByKey("gone").asString()
-        .contains("failure timeout (1000 ms)");
+  void silenceFailsAMemberOnlyAfterTheGracePeriodAndEnoughMissedHeartbeats() {
+    detector.check(state); // first sight: heard now, grace period starts
+    awaitMissed(detector, state, "gone");
+    for (int i = 0; i < 3; i++) { // 1.5 s: past the timeout, inside the grace period
+      advance(Duration.ofMillis(500));
+      assertThat(detector.check(state)).as("inside the grace period").doesNotContainKey("gone");
+    }
+    advance(Duration.ofMillis(500));
+    detector.check(state);
+    advance(Duration.ofMillis(100));
+    assertThat(detector.check(state)).extractingByKey("gone")
+        .extracting(FailureDetector.Failure::why).asString()
+        .contains("failure timeout (1000 ms").contains("heartbeats missed in a row");
+  }
+
+  @Test
+  void silenceAloneIsNotEnoughWithoutMissedHeartbeats() {
+    // the clock jumps in steps of one interval, so no round looks starved, but no heartbeat
+    // had time to be answered or missed: the timeout alone proves nothing about the member
+    detector.check(state);
+    for (int i = 0; i < 12; i++) {
+      advance(Duration.ofMillis(200));
+      assertThat(detector.check(members(Map.of("leader", "127.0.0.1:1", "alive",
+          "127.0.0.1:" + live.getPort())))).isEmpty();
+    }
+  }
+
+  @Test
+  void aDetectorWhoseRoundsWereHeldUpStartsOver() {
+    detector.check(state);
+    awaitMissed(detector, state, "gone");
+    // the leader itself was paused for 5 s: everyone looks silent, nobody may be failed
+    advance(Duration.ofSeconds(5));
+    assertThat(detector.check(state)).isEmpty();
+    assertThat(detector.takeResetReason()).contains("held up for 5000 ms");
+    assertThat(detector.missed("gone")).isLessThan(FailureDetector.MISSED_TO_CONFIRM);
+  }
+
+  @Test
+  void raftAnswersFromTheMemberVetoSilence() {
+    AtomicLong raftSilence = new AtomicLong(100);
+    FailureDetector withRaft = new FailureDetector("leader", Duration.ofMillis(200),
+        Duration.ofSeconds(1), nanos::get, () -> Map.of("gone", raftSilence.get()));
+    try {
+      withRaft.check(state);
+      awaitMissed(withRaft, state, "gone");
+      advance(Duration.ofMillis(500));
+      withRaft.check(state);
+      advance(Duration.ofMillis(500));
+      withRaft.check(state);
+      advance(Duration.ofMillis(500));
+      withRaft.check(state);
+      advance(Duration.ofMillis(500));
+      withRaft.check(state);
+      advance(Duration.ofMillis(100));
+      assertThat(withRaft.check(state)).as("Raft still hears it").doesNotContainKey("gone");
+      raftSilence.set(2_000);
+      assertThat(withRaft.check(state)).containsKey("gone");
+    } finally {
+      withRaft.close();
+    }
+  }
+
+  @Test
+  void aJoiningMemberNeverHeardIsNotFailedBySilence() {
+    ClusterState joining = apply(state, Command.newBuilder().setRegisterMember(RegisterMember
+        .newBuilder().setId("starting").setAddress(state.members().get("gone").address())
+        .setIncarnation(1)).build());
+    detector.check(joining);
+    awaitMissed(detector, joining, "starting");
+    for (int i = 0; i < 5; i++) {
+      advance(Duration.ofMillis(500));
+      Map<String, FailureDetector.Failure> failed = detector.check(joining);
+      if (i >= 4) {
+        assertThat(failed).containsKey("gone").doesNotContainKey("starting");
+      }
+    }
+  }
+
+  /** Runs rounds (the clock standing still) until {@code id} has missed enough heartbeats. */
+  private static void awaitMissed(FailureDetector d, ClusterState s, String id) {
+    await().atMost(Duration.ofSeconds(10)).until(() -> {
+      assertThat(d.check(s)).as("nobody fails while the clock stands still").isEmpty();
+      return d.missed(id) >= FailureDetector.MISSED_TO_CONFIRM;
+    });
+  }
+
+  /** Moves the detector's clock by at most one starvation window at a time. */
+  private void advance(Duration d) {
+    nanos.addAndGet(d.toNanos());
   }
 
   private static ClusterState members(Map<String, String> addresses) {
