@@ -47,9 +47,10 @@ public record Member(String id, String address, MemberState state, long incarnat
   /**
    * A FAILED member whose failure may still matter: the epoch after the one open when it was
    * declared failed is not applied yet. Until then some acknowledged update may exist only as
-   * the copies the survivors are handing over and copying again: updates numbered before a
-   * node handled the failure lie in that epoch or earlier, because a node seals epoch N only
-   * after it has handled every state up to N's opening (DESIGN-NOTES, "Safety").
+   * the copies the survivors are handing over and copying again. Updates of that epoch and
+   * earlier are safe once applied at the secondaries; updates of later epochs are sealed only by
+   * nodes that have handled the failure (the coordinator names unsettled failures in Seal), so
+   * their copies were re-made before their epoch closed (DESIGN-NOTES, "Safety").
    */
   public boolean failureUnsettled(long consistentEpoch) {
     return state == MemberState.FAILED && failedAtEpoch >= consistentEpoch;

@@ -137,7 +137,12 @@ final class EpochBarrier implements AutoCloseable {
     }
     // the coordination pause: Freeze sent to Thaw sent (acks of the next epoch wait this long)
     long pauseMicros = (System.nanoTime() - start) / 1000;
-    SealRequest seal = SealRequest.newBuilder().setEpoch(epoch).build();
+    ClusterState now = raft.state();
+    SealRequest seal = SealRequest.newBuilder().setEpoch(epoch)
+        .addAllFailedMembers(now.members().values().stream()
+            .filter(m -> m.failureUnsettled(now.consistentEpoch()))
+            .map(m -> m.id() + "#" + m.incarnation()).toList())
+        .build();
     List<SealReply> sealed = askAll(members, "seal", epoch, SEAL_DEADLINE, peer -> peer.seal(seal));
     if (sealed == null) {
       return; // a member restarted since the freeze, or is slow: freeze again next period

@@ -137,7 +137,7 @@ public final class DataPlane implements AutoCloseable {
    * has not arrived yet (claim 13). Their writes wait; Seal is refused until it is empty.
    * Data thread only, as are the two below.
    */
-  private final Map<Portion, Adoption> adopting = new HashMap<>();
+  private final Map<Portion, Set<Awaited>> adopting = new HashMap<>();
   /** Per failed member, who has sent its last handoff here (it may come before we expect it). */
   private final Map<String, Set<String>> handoffsDone = new HashMap<>();
   /** Portions this node took over from a failed owner (their closed epochs may need amending). */
@@ -150,6 +150,9 @@ public final class DataPlane implements AutoCloseable {
   private final Set<String> handedOver = new HashSet<>();
   /** The last state handleFailures saw, to tell which portions a failure moved here. */
   private ClusterState lastSeen;
+  /** Seals waiting until this node has handled some failures: each checks again. */
+  private final List<Runnable> sealsWaitingForFailures = new ArrayList<>();
+  private static final long SEAL_STATE_WAIT_SECONDS = 4;
   /** Writes of moving portions waiting for the close of their epoch. Data thread only. */
   private final List<Runnable> parked = new ArrayList<>();
   /** Crash tests only: halt in the middle of a handoff. */
@@ -165,8 +168,8 @@ public final class DataPlane implements AutoCloseable {
 
   private record PortionEpoch(Portion portion, long epoch) {}
 
-  /** A portion taken over from {@code failed}: the members whose handoff has not come yet. */
-  private record Adoption(String failed, Set<String> waitingFor) {}
+  /** A handoff a new owner waits for: {@code sender}'s copies of {@code failed}'s updates. */
+  private record Awaited(String failed, String sender) {}
 
   /** Portions whose owner changes with CloseEpoch(epoch). */
   private record Moving(long epoch, Set<Portion> portions) {
@@ -197,6 +200,11 @@ public final class DataPlane implements AutoCloseable {
     CompletableFuture<SequenceNumber> acked;
     /** MIRROR and FORWARDED copies: the update's offset, to hand over if the owner fails */
     long offset;
+    /**
+     * FORWARDED copies: the owner incarnation ("id#incarnation") last asked to number it. A
+     * number from an incarnation this node has already handed over for is refused.
+     */
+    String forwardedTo;
     /**
      * where this copy lies in the journal (the payload is read back from there to hand it over
      * or copy it again, not kept in memory); null once its epoch is applied
@@ -386,7 +394,11 @@ public final class DataPlane implements AutoCloseable {
             ? new Moving(epoch, Set.copyOf(movingPortions)) : m.with(epoch, movingPortions));
       }
       frozenThrough.accumulateAndGet(epoch, Math::max);
-      inBarrier = true;
+      if (!inBarrier) {
+        // first barrier since start: the duties of a restart run before anything is numbered
+        // (writes before them are refused: not in a barrier yet)
+        thread.execute(this::joinBarrier);
+      }
     };
     long delay = freezeDelayMillis;
     if (delay == 0) {
@@ -481,6 +493,47 @@ public final class DataPlane implements AutoCloseable {
    * Idempotent: a repeated Seal(N) reports the same watermarks.
    */
   public CompletableFuture<List<Watermark>> seal(long epoch) {
+    return seal(epoch, List.of());
+  }
+
+  /**
+   * Seal(N) once this node has handled each of {@code failures} ("id#incarnation", the
+   * coordinator's unsettled failures): a node whose applied state lags must not report
+   * watermarks, nor let the epoch close, before it has reacted to a failure (expected the
+   * handoff of the portions it takes over, begun re-mirroring copies the failed member held).
+   */
+  public CompletableFuture<List<Watermark>> seal(long epoch, List<String> failures) {
+    return handled(epoch, List.copyOf(failures)).thenCompose(v -> sealOnThread(epoch));
+  }
+
+  /**
+   * Completes on the data thread once every failure in {@code failures} was handled here; fails
+   * after {@value #SEAL_STATE_WAIT_SECONDS} s (the coordinator retries the round).
+   */
+  private CompletableFuture<Void> handled(long epoch, List<String> failures) {
+    return CompletableFuture.supplyAsync(() -> {
+      if (handedOver.containsAll(failures)) {
+        return CompletableFuture.<Void>completedFuture(null);
+      }
+      CompletableFuture<Void> reached = new CompletableFuture<>();
+      Runnable check = () -> {
+        if (handedOver.containsAll(failures)) {
+          reached.complete(null);
+        }
+      };
+      sealsWaitingForFailures.add(check);
+      CompletableFuture.delayedExecutor(SEAL_STATE_WAIT_SECONDS, TimeUnit.SECONDS, thread)
+          .execute(() -> {
+            sealsWaitingForFailures.remove(check);
+            reached.completeExceptionally(WriteValidator.fail(Status.UNAVAILABLE, "node " + self
+                + " has not applied the failure of " + failures + " yet; seal of epoch "
+                + epoch + " retried"));
+          });
+      return reached;
+    }, thread).thenCompose(f -> f);
+  }
+
+  private CompletableFuture<List<Watermark>> sealOnThread(long epoch) {
     return CompletableFuture.supplyAsync(() -> {
       if (!inBarrier || frozenThrough.get() < epoch) {
         throw new CompletionException(WriteValidator.fail(Status.FAILED_PRECONDITION,
@@ -541,6 +594,7 @@ public final class DataPlane implements AutoCloseable {
     thread.execute(() -> {
       releaseHeldAcks();
       handleFailures(s);
+      List.copyOf(sealsWaitingForFailures).forEach(Runnable::run);
       releaseParked(state.get());
       // the latest state, not the one that queued this task: a task queued before an
       // EpochStaged was applied would otherwise send that epoch again
@@ -619,7 +673,10 @@ public final class DataPlane implements AutoCloseable {
       h.offset = update.getOffset();
       h.durable = store(h, key, update, bytes, new SequenceNumber(0, 0));
       held.put(key, h);
+    } else if (h.seq == null) {
+      h.peers = List.of(owner); // a retry after the owner moved: this one numbers it now
     }
+    h.forwardedTo = incarnationTag(s.members().get(owner));
     CompletableFuture<SequenceNumber> sequenced = links.forward(owner, addressOf(s, owner),
         ForwardRequest.newBuilder().setAssignmentVersion(s.assignmentVersion()).setSender(self)
             .setUpdate(update));
@@ -630,6 +687,14 @@ public final class DataPlane implements AutoCloseable {
   }
 
   private SequenceNumber recordSequence(UpdateKey key, Held copy, SequenceNumber seq) {
+    if (copy.seq == null && handedOver.contains(copy.forwardedTo)) {
+      // this node handed its copies over for that incarnation without this one's number: the
+      // new owner never learns it, and may give the number to another write. Not acknowledged;
+      // a retry is forwarded to the current owner (DESIGN-NOTES, "Safety")
+      throw new CompletionException(WriteValidator.fail(Status.UNAVAILABLE, "owner "
+          + copy.forwardedTo + " was declared failed before its number for this write arrived;"
+          + " not acknowledged, retry"));
+    }
     copy.seq = seq;
     // claim 4: the forwarder records the owner's number against its copy; the ack does not wait
     // for this record: the owner holds the number durably, and the copy is matched by its key
@@ -663,11 +728,11 @@ public final class DataPlane implements AutoCloseable {
       return;
     }
     // a member handing over to us that failed too will not finish: stop waiting for it
-    adopting.values().forEach(a -> a.waitingFor().removeIf(id -> !live(s, id)));
-    adopting.values().removeIf(a -> a.waitingFor().isEmpty());
+    adopting.values().forEach(a -> a.removeIf(w -> !live(s, w.sender())));
+    adopting.values().removeIf(Set::isEmpty);
     List<String> newlyFailed = new ArrayList<>();
     for (Member failed : s.members().values()) {
-      String tag = failed.id() + "#" + failed.incarnation();
+      String tag = incarnationTag(failed);
       if (failed.state() != MemberState.FAILED || handedOver.contains(tag)) {
         continue;
       }
@@ -689,6 +754,108 @@ public final class DataPlane implements AutoCloseable {
     }
   }
 
+  private static Set<String> liveMembers(ClusterState s) {
+    Set<String> ids = new HashSet<>();
+    s.members().values().stream().filter(m -> live(s, m.id())).forEach(m -> ids.add(m.id()));
+    return ids;
+  }
+
+  /** {@code p}'s writes wait for each sender's handoff of {@code failed}'s copies not yet here. */
+  private void awaitHandoff(ClusterState s, Portion p, String failed, Set<String> senders) {
+    Set<String> done = handoffsDone.getOrDefault(failed, Set.of());
+    for (String sender : senders) {
+      if (!done.contains(sender)) {
+        adopting.computeIfAbsent(p, k -> new HashSet<>()).add(new Awaited(failed, sender));
+      }
+    }
+    takenOver.add(p);
+    takenOverThrough = Math.max(takenOverThrough, s.openEpoch());
+  }
+
+  /**
+   * The first barrier since this process started. A node that restarted may have lost, with
+   * its memory, a wait for a handoff (it may own portions of a member whose failure is not
+   * settled) and the re-mirroring of its own updates whose other copy was on a failed member.
+   * Both are redone before it numbers anything: every portion it owns waits for the handoff of
+   * every unsettled failure, which each live member is asked to send again.
+   */
+  private void joinBarrier() {
+    if (inBarrier) {
+      return;
+    }
+    ClusterState s = state.get();
+    Member me = s.members().get(self);
+    if (me == null || !live(s, self)) {
+      return; // registers first (a failed incarnation rejoins as a new one)
+    }
+    Set<String> senders = liveMembers(s);
+    for (Member f : s.members().values()) {
+      if (!f.failureUnsettled(s.consistentEpoch()) || f.id().equals(self)) {
+        continue;
+      }
+      s.assignment().forEach((volume, a) -> {
+        for (int r = 0; r < a.regions(); r++) {
+          if (self.equals(a.owner(r))) {
+            awaitHandoff(s, new Portion(volume, r), f.id(), senders);
+          }
+        }
+      });
+      for (String sender : senders) {
+        if (sender.equals(self)) {
+          handOver(s, List.of(f.id()), self);
+        } else if (!handoffsDone.getOrDefault(f.id(), Set.of()).contains(sender)) {
+          askForHandoff(sender, f.id(), 0);
+        }
+      }
+      LOG.info("first barrier since start: {} failed in epoch {}, not settled; the portions"
+          + " owned here wait for the handoff from {}", f.id(), f.failedAtEpoch(), senders);
+    }
+    remirror(s);
+    inBarrier = true;
+  }
+
+  /** Asks {@code sender} to send its handoff for {@code failed} again; retried while it lives. */
+  private void askForHandoff(String sender, String failed, int attempt) {
+    ClusterState s = state.get();
+    Member m = s.members().get(sender);
+    if (!live(s, sender) || !adopting.values().stream()
+        .anyMatch(a -> a.contains(new Awaited(failed, sender)))) {
+      return;
+    }
+    links.askForHandoff(sender, HostAndPort.fromString(m.address()),
+            dev.ferry.proto.peer.ResendHandoffRequest.newBuilder().setSender(self)
+                .setFailed(failed).build())
+        .whenCompleteAsync((v, e) -> {
+          if (e != null) {
+            if (attempt % 10 == 9) {
+              LOG.warn("asking {} for its handoff of {}: attempt {} failed; retrying: {}",
+                  sender, failed, attempt + 1, e.toString());
+            }
+            CompletableFuture.delayedExecutor(Math.min(1_000, 200L * (1 + attempt / 5)),
+                TimeUnit.MILLISECONDS, thread).execute(() -> askForHandoff(sender, failed,
+                attempt + 1));
+          }
+        }, thread);
+  }
+
+  /**
+   * ResendHandoff from {@code asker}: sends it again what this node holds of {@code failed}'s
+   * un-applied updates for the portions it owns, with done (also when there is nothing).
+   */
+  public CompletableFuture<Void> resendHandoff(String asker, String failed) {
+    return CompletableFuture.runAsync(() -> {
+      ClusterState s = state.get();
+      Member f = s.members().get(failed);
+      if (f != null && f.state() == MemberState.FAILED && live(s, asker)) {
+        handOver(s, List.of(failed), asker);
+      }
+    }, thread);
+  }
+
+  private static String incarnationTag(Member m) {
+    return m == null ? "" : m.id() + "#" + m.incarnation();
+  }
+
   private static boolean live(ClusterState s, String id) {
     Member m = s.members().get(id);
     return m != null && (m.state() == MemberState.ACTIVE || m.state() == MemberState.JOINING
@@ -697,19 +864,12 @@ public final class DataPlane implements AutoCloseable {
 
   /** The portions {@code failed} owned in {@code before} that this node owns in {@code s}. */
   private void expectHandoffs(ClusterState before, ClusterState s, String failed) {
-    Set<String> senders = new HashSet<>();
-    s.members().values().stream().filter(m -> live(s, m.id())).forEach(m -> senders.add(m.id()));
+    Set<String> senders = liveMembers(s);
     s.assignment().forEach((volume, now) -> {
       VolumeAssignment was = before.assignment().get(volume);
       for (int r = 0; was != null && r < now.regions() && r < was.regions(); r++) {
         if (failed.equals(was.owner(r)) && self.equals(now.owner(r))) {
-          Set<String> waiting = new HashSet<>(senders);
-          waiting.removeAll(handoffsDone.getOrDefault(failed, Set.of()));
-          if (!waiting.isEmpty()) {
-            adopting.put(new Portion(volume, r), new Adoption(failed, waiting));
-          }
-          takenOver.add(new Portion(volume, r));
-          takenOverThrough = Math.max(takenOverThrough, s.openEpoch());
+          awaitHandoff(s, new Portion(volume, r), failed, senders);
         }
       }
     });
@@ -719,9 +879,21 @@ public final class DataPlane implements AutoCloseable {
     }
   }
 
-  /** Claim 13: sends each new owner the copies of {@code failed}'s updates held here. */
+  /**
+   * Claim 13: sends each new owner the copies of {@code failed}'s updates held here. Copies
+   * whose journal append is still under way are waited for, not skipped: their mirror answer
+   * may still let the failed owner acknowledge them. Copies that arrive after this point are
+   * refused (the sender's assignment version is stale here, or its number comes from an
+   * incarnation handed over for), so the handoff is complete for whatever may be acknowledged.
+   */
   private void handOver(ClusterState s, List<String> failed) {
-    Map<String, List<Update>> byOwner = new HashMap<>();
+    handOver(s, failed, null);
+  }
+
+  /** As {@link #handOver(ClusterState, List)}, to {@code onlyTo} alone when it is not null. */
+  private void handOver(ClusterState s, List<String> failed, String onlyTo) {
+    Map<UpdateKey, Held> copies = new HashMap<>();
+    List<CompletableFuture<?>> appends = new ArrayList<>();
     held.forEach((key, h) -> {
       // every copy whose owner is gone: also an owner that failed before this failure, if it
       // had handed it to a new owner that failed too before copying it on
@@ -730,9 +902,21 @@ public final class DataPlane implements AutoCloseable {
           || h.seq.epoch() <= releasedEpoch) {
         return;
       }
-      byte[] data = payload(h.where, key);
+      copies.put(key, h);
+      appends.add(h.where.handle((at, e) -> null));
+    });
+    CompletableFuture.allOf(appends.toArray(CompletableFuture[]::new))
+        .thenRunAsync(() -> sendHandoffs(s, failed, copies, onlyTo), thread);
+  }
+
+  /** Reads back the copies (now durable, or failed: never acknowledged) and sends them. */
+  private void sendHandoffs(ClusterState s, List<String> failed, Map<UpdateKey, Held> copies,
+      String onlyTo) {
+    Map<String, List<Update>> byOwner = new HashMap<>();
+    copies.forEach((key, h) -> {
+      byte[] data = h.where == null ? null : payload(h.where, key);
       if (data == null) {
-        return; // never durable here, so never acknowledged
+        return; // never durable here (so never acknowledged), or applied meanwhile
       }
       VolumeAssignment a = s.assignment().get(h.portion.volume());
       String owner = a == null ? null : a.owner(h.portion.region());
@@ -741,11 +925,11 @@ public final class DataPlane implements AutoCloseable {
             .add(sequencedUpdate(key, h.portion, h.offset, data, h.crc32c, h.seq));
       }
     });
-    if (haltInHandoff(s, failed.get(0), byOwner)) {
+    if (onlyTo == null && haltInHandoff(s, failed.get(0), byOwner)) {
       return;
     }
     for (Member m : s.members().values()) {
-      if (!live(s, m.id())) {
+      if (!live(s, m.id()) || (onlyTo != null && !onlyTo.equals(m.id()))) {
         continue;
       }
       List<Update> updates = byOwner.getOrDefault(m.id(), List.of());
@@ -755,7 +939,7 @@ public final class DataPlane implements AutoCloseable {
             .setSender(self).setFailed(failed.get(i)).setDone(true)
             .addAllUpdates(i == 0 ? updates : List.of()).build();
         if (m.id().equals(self)) {
-          adoptAll(s, r);
+          adoptAll(state.get(), r);
         } else {
           sendHandoff(m.id(), r, 0);
         }
@@ -816,25 +1000,37 @@ public final class DataPlane implements AutoCloseable {
   }
 
   /**
-   * Retries for a while: the receiver may not have applied the failure yet. Completes once the
-   * receiver took it, or when giving up (the receiver is no longer live, or 50 attempts).
+   * Sends one handoff until the receiver took it: it may not have applied the failure yet, or
+   * be restarting. Gives up only when the receiver is no longer the live incarnation it was at
+   * the first attempt (then a failure of its own hands its portions on). Backs off to 1 s and
+   * logs every 10th failed attempt, so a wait here is visible and never silent.
    */
   private CompletableFuture<Void> sendHandoff(String to, HandoffRequest r, int attempt) {
     ClusterState s = state.get();
-    if (!live(s, to)) {
+    return sendHandoff(to, incarnationTag(s.members().get(to)), r, attempt);
+  }
+
+  private CompletableFuture<Void> sendHandoff(String to, String incarnation, HandoffRequest r,
+      int attempt) {
+    ClusterState s = state.get();
+    if (!live(s, to) || !incarnationTag(s.members().get(to)).equals(incarnation)) {
+      LOG.info("handoff for {} to {} dropped: {} is no longer a live member", r.getFailed(),
+          incarnation, to);
       return CompletableFuture.completedFuture(null);
     }
     return links.handoff(to, HostAndPort.fromString(s.members().get(to).address()), r)
         .handleAsync((reply, e) -> {
-          if (e != null && attempt < 50) {
-            return CompletableFuture.supplyAsync(() -> sendHandoff(to, r, attempt + 1),
-                CompletableFuture.delayedExecutor(200, TimeUnit.MILLISECONDS, thread))
-                .thenCompose(f -> f);
+          if (e == null) {
+            return CompletableFuture.<Void>completedFuture(null);
           }
-          if (e != null) {
-            LOG.error("handing over to {} failed for good: {}", to, e.toString());
+          if (attempt % 10 == 9) {
+            LOG.warn("handing over to {} for failed {}: attempt {} failed; retrying: {}", to,
+                r.getFailed(), attempt + 1, e.toString());
           }
-          return CompletableFuture.<Void>completedFuture(null);
+          long backoff = Math.min(1_000, 200L * (1 + attempt / 5));
+          return CompletableFuture.supplyAsync(() -> sendHandoff(to, incarnation, r, attempt + 1),
+              CompletableFuture.delayedExecutor(backoff, TimeUnit.MILLISECONDS, thread))
+              .thenCompose(f -> f);
         }, thread).thenCompose(f -> f);
   }
 
@@ -858,15 +1054,18 @@ public final class DataPlane implements AutoCloseable {
     if (r.getDone()) {
       handoffsDone.computeIfAbsent(r.getFailed(), f -> new HashSet<>()).add(r.getSender());
       boolean waited = !adopting.isEmpty();
-      adopting.values().stream().filter(a -> a.failed().equals(r.getFailed()))
-          .forEach(a -> a.waitingFor().remove(r.getSender()));
-      adopting.values().removeIf(a -> a.waitingFor().isEmpty());
+      Awaited arrived = new Awaited(r.getFailed(), r.getSender());
+      adopting.values().forEach(a -> a.remove(arrived));
+      adopting.values().removeIf(Set::isEmpty);
       if (adopting.isEmpty()) {
         if (waited) {
           LOG.info("{} failed: handoff complete (last from {}); its portions take writes here",
               r.getFailed(), r.getSender());
         }
         releaseParked(s);
+        if (waited) {
+          transferClosedEpochs(state.get()); // the taken-over portions of closed epochs
+        }
       }
     }
   }
@@ -1005,7 +1204,7 @@ public final class DataPlane implements AutoCloseable {
     return onThread(() -> {
       Update u = r.getUpdate();
       byte[] bytes = u.getData().toByteArray();
-      Portion p = checkPeerUpdate(r.getAssignmentVersion(), u, bytes, "owner",
+      Portion p = checkPeerUpdate(r.getAssignmentVersion(), r.getSender(), u, bytes, "owner",
           (a, region) -> self.equals(a.owner(region)));
       ClusterState s = state.get();
       UpdateKey key = new UpdateKey(u.getPrimaryId(), u.getClientSeq());
@@ -1044,7 +1243,7 @@ public final class DataPlane implements AutoCloseable {
     return onThread(() -> {
       Update u = r.getUpdate();
       byte[] bytes = u.getData().toByteArray();
-      Portion p = checkPeerUpdate(r.getAssignmentVersion(), u, bytes, "mirror",
+      Portion p = checkPeerUpdate(r.getAssignmentVersion(), r.getSender(), u, bytes, "mirror",
           (a, region) -> a.isMirror(self, region));
       UpdateKey key = new UpdateKey(u.getPrimaryId(), u.getClientSeq());
       SequenceNumber seq = new SequenceNumber(u.getEpoch(), u.getN());
@@ -1063,12 +1262,20 @@ public final class DataPlane implements AutoCloseable {
   }
 
   /**
-   * Checks a peer's update: its assignment version, the write itself, and that this node has
-   * the given role for the update's portion in its own committed state.
+   * Checks a peer's update: its assignment version, that its sender is a live member here (a
+   * member declared FAILED gets no copy it could count towards an ack: its copies may already
+   * have been handed over or re-made without this one), the write itself, and that this node
+   * has the given role for the update's portion in its own committed state.
    */
-  private Portion checkPeerUpdate(long senderVersion, Update u, byte[] bytes, String role,
-      RoleOf holds) throws StatusException {
+  private Portion checkPeerUpdate(long senderVersion, String sender, Update u, byte[] bytes,
+      String role, RoleOf holds) throws StatusException {
     ClusterState s = checkVersion(senderVersion);
+    if (!live(s, sender)) {
+      Member m = s.members().get(sender);
+      throw WriteValidator.fail(Status.FAILED_PRECONDITION, "sender " + sender + " is "
+          + (m == null ? "not a member" : m.state() + " (incarnation " + m.incarnation() + ")")
+          + " here; copies from it are refused");
+    }
     Portion p = WriteValidator.validate(s, u.getPrimaryId(), u.getVolume(), u.getOffset(), bytes,
         u.getCrc32C(), maxWriteBytes);
     VolumeAssignment a = s.assignment().get(p.volume());
@@ -1105,6 +1312,9 @@ public final class DataPlane implements AutoCloseable {
    * next state change (one per epoch at least).
    */
   private void transferClosedEpochs(ClusterState s) {
+    if (!live(s, self)) {
+      return; // declared failed: what it numbered is handed over and staged by the new owners
+    }
     // a portion stays in `staging` until the state shows it staged (or its epoch moved on), so
     // a state applied here before our own EpochStaged does not send it again
     staging.removeIf(pe -> {

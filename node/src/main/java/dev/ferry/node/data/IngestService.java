@@ -66,7 +66,7 @@ public final class IngestService extends IngestGrpc.IngestImplBase {
                 r.setAck(Ack.newBuilder().setEpoch(seq.epoch()).setN(seq.n()));
                 outcomes.acked(nanoTime.getAsLong() - received);
               } else {
-                Status s = Failures.status(error);
+                Status s = Failures.forPrimary(error);
                 outcomes.failed(s.getCode());
                 r.setError(WriteError.newBuilder().setCode(s.getCode().value())
                     .setMessage(Failures.message(s))

@@ -29,6 +29,21 @@ import java.util.function.LongFunction;
  * complete futures.
  */
 final class PeerLinks implements AutoCloseable {
+  /**
+   * How long a Mirror or Forward request waits for its answer. A peer that is paused or
+   * partitioned keeps its TCP connection, so without this a write (and the Seal that waits for
+   * it) could wait forever; past it the request fails UNAVAILABLE, never acknowledged, and the
+   * primary retries.
+   */
+  static final java.time.Duration REQUEST_DEADLINE = java.time.Duration.ofSeconds(5);
+  private static final java.util.concurrent.ScheduledExecutorService DEADLINES =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "ferry-peer-deadlines");
+        t.setDaemon(true);
+        return t;
+      });
+
+  private final java.time.Duration requestDeadline;
   private final Map<String, ManagedChannel> channels = new HashMap<>();
   private final Map<String, HostAndPort> channelAddress = new HashMap<>();
   private final Map<String, Link> mirrorLinks = new HashMap<>();
@@ -36,6 +51,14 @@ final class PeerLinks implements AutoCloseable {
   private long nextId;
   /** Told (member, status) when a connection to a member fails as UNAVAILABLE; any thread. */
   private volatile java.util.function.BiConsumer<String, String> unreachable = (m, why) -> { };
+
+  PeerLinks() {
+    this(REQUEST_DEADLINE);
+  }
+
+  PeerLinks(java.time.Duration requestDeadline) {
+    this.requestDeadline = requestDeadline;
+  }
 
   /** Where to report a member whose connection broke (DESIGN.md §6, peers reporting). */
   void onUnreachable(java.util.function.BiConsumer<String, String> report) {
@@ -72,6 +95,26 @@ final class PeerLinks implements AutoCloseable {
     return out;
   }
 
+  /** Asks {@code member} to hand over again what it holds of {@code failed}'s updates. */
+  CompletableFuture<Void> askForHandoff(String member, HostAndPort address,
+      dev.ferry.proto.peer.ResendHandoffRequest r) {
+    CompletableFuture<Void> out = new CompletableFuture<>();
+    var call = PeerGrpc.newFutureStub(channel(member, address))
+        .withDeadlineAfter(10, java.util.concurrent.TimeUnit.SECONDS).resendHandoff(r);
+    call.addListener(() -> {
+      try {
+        call.get();
+        out.complete(null);
+      } catch (java.util.concurrent.ExecutionException e) {
+        out.completeExceptionally(e.getCause());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        out.completeExceptionally(e);
+      }
+    }, Runnable::run);
+    return out;
+  }
+
   /** Asks {@code member} for its copy of one sequenced update (repair of a damaged copy). */
   dev.ferry.proto.peer.FetchCopyReply fetchCopy(String member, HostAndPort address,
       dev.ferry.proto.peer.FetchCopyRequest r) {
@@ -93,6 +136,9 @@ final class PeerLinks implements AutoCloseable {
     CompletableFuture<SequenceNumber> result = link.expect(id);
     if (!result.isDone()) {
       link.requests.onNext(request.apply(id));
+      Link on = link;
+      DEADLINES.schedule(() -> on.expired(id, requestDeadline), requestDeadline.toMillis(),
+          TimeUnit.MILLISECONDS);
     }
     return result;
   }
@@ -154,6 +200,15 @@ final class PeerLinks implements AutoCloseable {
 
     private synchronized CompletableFuture<SequenceNumber> answered(long id) {
       return pending.remove(id);
+    }
+
+    /** Request {@code id} got no answer within the deadline: it fails, retryable. */
+    void expired(long id, java.time.Duration deadline) {
+      CompletableFuture<SequenceNumber> f = answered(id);
+      if (f != null) {
+        f.completeExceptionally(Status.UNAVAILABLE.withDescription("no answer from " + member
+            + " within " + deadline.toMillis() + " ms").asException());
+      }
     }
 
     StreamObserver<PeerResponse> responses() {

@@ -80,12 +80,19 @@ public final class PeerService extends PeerGrpc.PeerImplBase {
 
   @Override
   public void seal(SealRequest r, StreamObserver<SealReply> out) {
-    reply(data.seal(r.getEpoch()), marks -> SealReply.newBuilder().addAllWatermarks(marks).build(), out);
+    reply(data.seal(r.getEpoch(), r.getFailedMembersList()), marks -> SealReply.newBuilder().addAllWatermarks(marks).build(), out);
   }
 
   @Override
   public void handoff(HandoffRequest r, StreamObserver<HandoffReply> out) {
     reply(data.acceptHandoff(r), v -> HandoffReply.getDefaultInstance(), out);
+  }
+
+  @Override
+  public void resendHandoff(dev.ferry.proto.peer.ResendHandoffRequest r,
+      StreamObserver<dev.ferry.proto.peer.ResendHandoffReply> out) {
+    reply(data.resendHandoff(r.getSender(), r.getFailed()),
+        v -> dev.ferry.proto.peer.ResendHandoffReply.getDefaultInstance(), out);
   }
 
   @Override

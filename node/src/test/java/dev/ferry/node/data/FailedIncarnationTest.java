@@ -1,0 +1,272 @@
+package dev.ferry.node.data;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+import static org.awaitility.Awaitility.await;
+
+import com.google.common.net.HostAndPort;
+import com.google.protobuf.ByteString;
+import dev.ferry.control.AssignmentPolicy;
+import dev.ferry.control.ClusterState;
+import dev.ferry.control.VolumeAssignment;
+import dev.ferry.node.journal.FaultyDisk;
+import dev.ferry.node.journal.Journal;
+import dev.ferry.node.journal.JournalOptions;
+import dev.ferry.proto.control.Command;
+import dev.ferry.proto.control.CreateVolume;
+import dev.ferry.proto.control.MarkFailed;
+import dev.ferry.proto.control.ReassignPortions;
+import dev.ferry.proto.control.RegisterMember;
+import dev.ferry.proto.peer.ForwardRequest;
+import dev.ferry.proto.peer.HandoffRequest;
+import dev.ferry.proto.peer.MirrorRequest;
+import dev.ferry.proto.peer.Update;
+import io.grpc.Status;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * DESIGN.md §6.1: a member declared FAILED may be alive. Whatever it does next, nothing it
+ * numbers or acknowledges may contradict what the survivors decide, and nobody waits for it
+ * forever. Each test removes one step of that protocol in thought and shows what it prevents.
+ */
+class FailedIncarnationTest {
+  private static final long REGION = 1 << 20;
+  @TempDir Path dir;
+
+  /**
+   * The late-number case (issue 10, cases 1 and 9): this node forwarded a write to owner o,
+   * o was declared failed (this node then handed its copies over, this one without a number),
+   * and o, resumed, answers with a number. Acknowledging it would lose the write (the new owner
+   * never learns of it) and let the new owner give the same number to another write.
+   */
+  @Test
+  void aNumberFromAnOwnerAlreadyHandedOverForIsNotAcknowledged() throws Exception {
+    try (FakePeer owner = new FakePeer()) {
+      ClusterState before = cluster(Map.of("f", "127.0.0.1:1", "o", owner.address(),
+          "m", "127.0.0.1:1"));
+      int region = regionOwnedBy(before, "o");
+      ClusterState after = apply(before, markFailed("o"));
+      AtomicReference<ClusterState> state = new AtomicReference<>(before);
+      try (Journal journal = Journal.open(dir, options(new FaultyDisk()), r -> { });
+          DataPlane data = new DataPlane("f", journal, state::get, 1 << 20, List.of())) {
+        data.stateChanged(before);
+        data.freeze(before.openEpoch() - 1).get(10, TimeUnit.SECONDS);
+        byte[] bytes = {7, 7};
+        CompletableFuture<SequenceNumber> ack = data.write("p", 1, "v", region * REGION,
+            ByteString.copyFrom(bytes), IngestProbe.crc(bytes));
+        await().atMost(Duration.ofSeconds(10)).until(() -> owner.forwards.size() == 1);
+        state.set(after);
+        data.stateChanged(after);
+        data.heldCount().get(10, TimeUnit.SECONDS); // the failure is handled
+        owner.answerForwards(before.openEpoch(), 1); // the resumed owner answers
+        Throwable e = catchThrowable(() -> ack.get(10, TimeUnit.SECONDS));
+        assertThat(e).as("not acknowledged").isNotNull();
+        Status s = Failures.status(e.getCause());
+        assertThat(s.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+        assertThat(s.getDescription()).contains("declared failed before its number");
+      }
+    }
+  }
+
+  /**
+   * A mirror copy whose journal append is still being forced when the owner's failure is
+   * handled may yet be acknowledged by the (paused, then resumed) owner: the handoff waits for
+   * it instead of skipping it. Here this node is the promoted mirror, so it hands over to itself
+   * and must end up owning the copy.
+   */
+  @Test
+  void aMirrorCopyStillBeingWrittenIsHandedOverOnceDurable() throws Exception {
+    ClusterState before = cluster(Map.of("m", "127.0.0.1:1", "b", "127.0.0.1:1",
+        "x", "127.0.0.1:1"));
+    ClusterState after = apply(before, markFailed("x"));
+    int region = -1;
+    String promoted = null;
+    VolumeAssignment was = before.assignment().get("v");
+    for (int r = 0; r < was.regions() && promoted == null; r++) {
+      String newOwner = after.assignment().get("v").owner(r);
+      if (was.owner(r).equals("x") && was.mirrors(r).contains(newOwner)) {
+        region = r;
+        promoted = newOwner;
+      }
+    }
+    assertThat(promoted).as("a portion of x goes to its mirror").isNotNull();
+    FaultyDisk disk = new FaultyDisk();
+    AtomicReference<ClusterState> state = new AtomicReference<>(before);
+    try (Journal journal = Journal.open(dir, options(disk), r -> { });
+        FaultyDisk.Gate gate = new FaultyDisk.Gate();
+        DataPlane data = new DataPlane(promoted, journal, state::get, 1 << 20, List.of())) {
+      data.stateChanged(before);
+      data.freeze(before.openEpoch() - 1).get(10, TimeUnit.SECONDS);
+      disk.beforeForce(gate.holds());
+      byte[] bytes = {5};
+      CompletableFuture<SequenceNumber> copied = data.acceptMirror(MirrorRequest.newBuilder()
+          .setAssignmentVersion(before.assignmentVersion()).setSender("x").setId(1)
+          .setUpdate(update(region, bytes, before.openEpoch(), 1)).build());
+      await().atMost(Duration.ofSeconds(10)).until(() ->
+          String.valueOf(data.describe("p", 1).get()).endsWith(" pending"));
+      state.set(after);
+      data.stateChanged(after);
+      data.heldCount().get(10, TimeUnit.SECONDS);
+      gate.open();
+      assertThat(copied.get(10, TimeUnit.SECONDS).n()).isEqualTo(1);
+      await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+          assertThat(data.describe("p", 1).get()).startsWith("OWNED " + before.openEpoch() + " 1"));
+    }
+  }
+
+  /** A member declared FAILED gets no copy from anyone: it could count it towards an ack. */
+  @Test
+  void copiesFromAFailedSenderAreRefused() throws Exception {
+    ClusterState before = cluster(Map.of("m", "127.0.0.1:1", "o", "127.0.0.1:1",
+        "x", "127.0.0.1:1"));
+    // x fails; m mirrors some portion o owns: x's copy of it would be refused by version, so
+    // send it with the current version: only the sender check refuses it
+    ClusterState after = apply(before, markFailed("x"));
+    int mirrored = -1;
+    VolumeAssignment a = after.assignment().get("v");
+    for (int r = 0; r < a.regions() && mirrored < 0; r++) {
+      mirrored = a.mirrors(r).contains("m") ? r : -1;
+    }
+    int region = mirrored;
+    try (Journal journal = Journal.open(dir, options(new FaultyDisk()), r -> { });
+        DataPlane data = new DataPlane("m", journal, () -> after, 1 << 20, List.of())) {
+      byte[] bytes = {3};
+      Throwable e = catchThrowable(() -> data.acceptMirror(MirrorRequest.newBuilder()
+          .setAssignmentVersion(after.assignmentVersion()).setSender("x").setId(1)
+          .setUpdate(update(region, bytes, after.openEpoch(), 1)).build())
+          .get(10, TimeUnit.SECONDS));
+      Status s = Failures.status(e.getCause());
+      assertThat(s.getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+      assertThat(s.getDescription()).contains("sender x is FAILED");
+      assertThat(data.describe("p", 1).get()).as("nothing stored").isNull();
+    }
+  }
+
+  /** A peer that keeps its connection but never answers (paused) fails the request in time. */
+  @Test
+  void aRequestToAPeerThatNeverAnswersFailsAtItsDeadline() throws Exception {
+    try (FakePeer silent = new FakePeer(); PeerLinks links = new PeerLinks(Duration.ofMillis(300))) {
+      byte[] bytes = {1};
+      CompletableFuture<SequenceNumber> answer = CompletableFuture.supplyAsync(() -> links.forward(
+          "o", HostAndPort.fromString(silent.address()), ForwardRequest.newBuilder()
+              .setSender("f").setUpdate(update(0, bytes, 0, 0)))).thenCompose(f -> f);
+      Throwable e = catchThrowable(() -> answer.get(10, TimeUnit.SECONDS));
+      assertThat(silent.forwards).hasSize(1);
+      Status s = Status.fromThrowable(e.getCause());
+      assertThat(s.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+      assertThat(s.getDescription()).contains("no answer from o within 300 ms");
+    }
+  }
+
+  /**
+   * A node whose applied state lags does not seal an epoch before it has handled the failures
+   * the coordinator names: its re-mirroring and handoff waits must be part of the epoch.
+   */
+  @Test
+  void sealWaitsUntilTheNamedFailuresAreHandled() throws Exception {
+    ClusterState before = cluster(Map.of("n1", "127.0.0.1:1", "n2", "127.0.0.1:1",
+        "x", "127.0.0.1:1"));
+    ClusterState after = apply(before, markFailed("x"));
+    AtomicReference<ClusterState> state = new AtomicReference<>(before);
+    try (Journal journal = Journal.open(dir, options(new FaultyDisk()), r -> { });
+        DataPlane data = new DataPlane("n2", journal, state::get, 1 << 20, List.of())) {
+      data.stateChanged(before);
+      long epoch = before.openEpoch();
+      data.freeze(epoch).get(10, TimeUnit.SECONDS);
+      CompletableFuture<?> seal = data.seal(epoch, List.of("x#1"));
+      await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2)).until(() -> !seal.isDone());
+      state.set(after); // applied, not handled yet; n1's handoff (nothing) arrives meanwhile
+      data.acceptHandoff(HandoffRequest.newBuilder().setAssignmentVersion(after.assignmentVersion())
+          .setSender("n1").setFailed("x").setDone(true).build()).get(10, TimeUnit.SECONDS);
+      assertThat(seal.isDone()).isFalse();
+      data.stateChanged(after);
+      assertThat(seal.get(10, TimeUnit.SECONDS)).isNotNull();
+    }
+  }
+
+  /**
+   * A node that restarts while a failure is unsettled has lost its wait for the handoff: at
+   * its first barrier every portion it owns waits again, and it asks the live members to send
+   * their handoff again. Without this it would number writes of a portion taken over before the
+   * failed owner's updates are here, and give their numbers to other writes.
+   */
+  @Test
+  void aRestartedNodeWaitsForTheHandoffsOfUnsettledFailuresAndAsksForThem() throws Exception {
+    try (FakePeer other = new FakePeer()) {
+      ClusterState before = cluster(Map.of("s", "127.0.0.1:1", "o", other.address(),
+          "x", "127.0.0.1:1"));
+      ClusterState after = apply(before, markFailed("x"));
+      int region = regionOwnedBy(after, "s");
+      try (Journal journal = Journal.open(dir, options(new FaultyDisk()), r -> { });
+          DataPlane data = new DataPlane("s", journal, () -> after, 1 << 20, List.of())) {
+        data.stateChanged(after); // as replayed at start: x failed before this process began
+        data.freeze(after.openEpoch() - 1).get(10, TimeUnit.SECONDS);
+        await().atMost(Duration.ofSeconds(10)).until(() -> !other.resendRequests.isEmpty());
+        assertThat(other.resendRequests.get(0).getFailed()).isEqualTo("x");
+        assertThat(other.resendRequests.get(0).getSender()).isEqualTo("s");
+        byte[] bytes = {4};
+        CompletableFuture<SequenceNumber> ack = data.write("p", 9, "v", region * REGION,
+            ByteString.copyFrom(bytes), IngestProbe.crc(bytes));
+        await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(3))
+            .until(() -> !ack.isDone());
+        data.acceptHandoff(HandoffRequest.newBuilder().setAssignmentVersion(after.assignmentVersion())
+            .setSender("o").setFailed("x").setDone(true).build()).get(10, TimeUnit.SECONDS);
+        assertThat(ack.get(10, TimeUnit.SECONDS).epoch()).isGreaterThanOrEqualTo(after.openEpoch());
+      }
+    }
+  }
+
+  private static Update.Builder update(int region, byte[] bytes, long epoch, long n) {
+    return Update.newBuilder().setPrimaryId("p").setClientSeq(1).setVolume("v").setRegion(region)
+        .setOffset(region * REGION).setData(ByteString.copyFrom(bytes))
+        .setCrc32C(IngestProbe.crc(bytes)).setEpoch(epoch).setN(n);
+  }
+
+  private static JournalOptions options(FaultyDisk disk) {
+    return new JournalOptions(1 << 20, 64 << 20, true, disk,
+        e -> { throw new AssertionError("fatal journal error in a test", e); });
+  }
+
+  /** ACTIVE members at the given addresses (in this order) and volume "v" of 12 regions. */
+  private static ClusterState cluster(Map<String, String> addresses) {
+    Map<String, String> ordered = new LinkedHashMap<>(new java.util.TreeMap<>(addresses));
+    ClusterState s = ClusterState.EMPTY;
+    for (var e : ordered.entrySet()) {
+      s = apply(s, Command.newBuilder().setRegisterMember(RegisterMember.newBuilder()
+          .setId(e.getKey()).setAddress(e.getValue()).setIncarnation(1)).build());
+    }
+    List<String> ids = List.copyOf(ordered.keySet());
+    s = apply(s, Command.newBuilder().setReassignPortions(ReassignPortions.newBuilder()
+        .setBaseVersion(s.assignmentVersion()).addAllActivate(ids)
+        .addAllChanges(AssignmentPolicy.plan(s, ids))).build());
+    return apply(s, Command.newBuilder().setCreateVolume(CreateVolume.newBuilder().setName("v")
+        .setSizeBytes(12 * REGION).setRegionSizeBytes(REGION)).build());
+  }
+
+  private static int regionOwnedBy(ClusterState s, String member) {
+    VolumeAssignment a = s.assignment().get("v");
+    for (int r = 0; r < a.regions(); r++) {
+      if (a.owner(r).equals(member)) {
+        return r;
+      }
+    }
+    throw new IllegalStateException("no region owned by " + member);
+  }
+
+  private static Command markFailed(String id) {
+    return Command.newBuilder().setMarkFailed(MarkFailed.newBuilder().setId(id)).build();
+  }
+
+  private static ClusterState apply(ClusterState s, Command c) {
+    return TwoMembers.apply(s, c);
+  }
+}
