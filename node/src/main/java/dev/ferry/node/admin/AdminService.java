@@ -136,6 +136,9 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
 
   @Override
   public void epochs(EpochsRequest request, StreamObserver<EpochsReply> out) {
+    if (starting(out)) {
+      return;
+    }
     ClusterState s = raft.state();
     EpochsReply.Builder b = EpochsReply.newBuilder().setAnsweredBy(nodeId)
         .setOpenEpoch(s.openEpoch()).setLastClosedEpoch(s.openEpoch() - 1)
@@ -152,13 +155,17 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
     reply(out, b.build());
   }
 
-  /** A node whose Raft peer is still starting answers UNAVAILABLE, so clients ask another. */
+  /**
+   * A node whose Raft peer is still starting, or whose state machine has not replayed its log
+   * yet, answers UNAVAILABLE, so clients ask another node instead of reading a state that lacks
+   * what exists (and Ratis is not asked for what it cannot tell yet).
+   */
   private boolean starting(StreamObserver<?> out) {
-    if (raft.started()) {
+    if (raft.started() && raft.controlStateLoaded()) {
       return false;
     }
-    out.onError(Status.UNAVAILABLE.withDescription("node " + nodeId + " is starting")
-        .asRuntimeException());
+    out.onError(Status.UNAVAILABLE.withDescription("node " + nodeId + " is starting: "
+        + (raft.started() ? "control state not loaded" : "Raft peer not started")).asRuntimeException());
     return true;
   }
 
@@ -187,12 +194,18 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
 
   @Override
   public void listVolumes(ListVolumesRequest request, StreamObserver<ListVolumesReply> out) {
+    if (starting(out)) {
+      return;
+    }
     reply(out, ListVolumesReply.newBuilder()
         .addAllVolumes(ClusterStateCodec.toProto(raft.state()).getVolumesList()).build());
   }
 
   @Override
   public void getAssignment(GetAssignmentRequest request, StreamObserver<GetAssignmentReply> out) {
+    if (starting(out)) {
+      return;
+    }
     ClusterState s = raft.state();
     reply(out, GetAssignmentReply.newBuilder().setAssignmentVersion(s.assignmentVersion())
         .addAllPlacements(ClusterStateCodec.placements(s)).build());
@@ -200,6 +213,9 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
 
   @Override
   public void getClusterState(GetClusterStateRequest request, StreamObserver<ClusterStateSnapshot> out) {
+    if (starting(out)) {
+      return;
+    }
     reply(out, ClusterStateCodec.toProto(raft.state()));
   }
 
@@ -225,6 +241,9 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
   @Override
   public void listSecondaries(ListSecondariesRequest request,
       StreamObserver<ListSecondariesReply> out) {
+    if (starting(out)) {
+      return;
+    }
     ClusterState s = raft.state();
     Set<String> waitedFor = s.consistentPointWaitsFor();
     ListSecondariesReply.Builder b = ListSecondariesReply.newBuilder();

@@ -8,7 +8,10 @@ import dev.ferry.proto.ingest.WriteResponse;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 /**
  * The Ingest service: one bidirectional stream per primary connection. Each write is answered
@@ -23,6 +26,8 @@ public final class IngestService extends IngestGrpc.IngestImplBase {
 
   private final WriteOutcomes outcomes;
   private final LongSupplier nanoTime;
+  /** Empty while the node can take writes, else why not (it is starting). */
+  private volatile Supplier<Optional<String>> notReady = Optional::empty;
 
   public IngestService(DataPlane data, long streamWindowBytes, long nodeWindowBytes,
       LongSupplier assignmentVersion) {
@@ -39,6 +44,27 @@ public final class IngestService extends IngestGrpc.IngestImplBase {
     this.assignmentVersion = assignmentVersion;
     this.outcomes = outcomes;
     this.nanoTime = nanoTime;
+  }
+
+  /**
+   * Answers every write {@code UNAVAILABLE} with the reason while {@code notReady} gives one: a
+   * node that has not loaded its control state would otherwise answer from an empty or old state
+   * ({@code NOT_FOUND} for a volume that exists: a final error for a valid write).
+   */
+  public IngestService whileNotReady(Supplier<Optional<String>> notReady) {
+    this.notReady = notReady;
+    return this;
+  }
+
+  /**
+   * The status a primary gets for a failed write. Fencing between nodes (FAILED_PRECONDITION:
+   * a stale assignment version, a role this node no longer has) is internal to the cluster: the
+   * write is retryable once the primary knows the current assignment, so it is UNAVAILABLE, as
+   * "ownership moved" is (CLI.md, write errors).
+   */
+  static Status forPrimary(Status s) {
+    return s.getCode() == Status.Code.FAILED_PRECONDITION
+        ? Status.UNAVAILABLE.withDescription(s.getDescription()) : s;
   }
 
   @Override
@@ -59,14 +85,19 @@ public final class IngestService extends IngestGrpc.IngestImplBase {
         }
         stream.received(size);
         long received = nanoTime.getAsLong();
-        data.write(w.getPrimaryId(), w.getClientSeq(), w.getVolume(), w.getOffset(), w.getData(),
-            w.getCrc32C()).whenComplete((seq, error) -> {
+        Optional<String> starting = notReady.get();
+        CompletableFuture<SequenceNumber> written = starting.isPresent()
+            ? CompletableFuture.failedFuture(
+                Status.UNAVAILABLE.withDescription(starting.get()).asException())
+            : data.write(w.getPrimaryId(), w.getClientSeq(), w.getVolume(), w.getOffset(),
+                w.getData(), w.getCrc32C());
+        written.whenComplete((seq, error) -> {
               WriteResponse.Builder r = WriteResponse.newBuilder().setClientSeq(w.getClientSeq());
               if (error == null) {
                 r.setAck(Ack.newBuilder().setEpoch(seq.epoch()).setN(seq.n()));
                 outcomes.acked(nanoTime.getAsLong() - received);
               } else {
-                Status s = Failures.status(error);
+                Status s = forPrimary(Failures.status(error));
                 outcomes.failed(s.getCode());
                 r.setError(WriteError.newBuilder().setCode(s.getCode().value())
                     .setMessage(Failures.message(s))
