@@ -7,6 +7,9 @@ import dev.ferry.proto.admin.AdminGrpc;
 import dev.ferry.proto.admin.CommandReply;
 import dev.ferry.proto.admin.CreateVolumeRequest;
 import dev.ferry.proto.admin.DeleteVolumeRequest;
+import dev.ferry.proto.admin.DetachSecondaryRequest;
+import dev.ferry.proto.admin.ListSecondariesReply;
+import dev.ferry.proto.admin.ListSecondariesRequest;
 import dev.ferry.proto.admin.EpochsReply;
 import dev.ferry.proto.admin.EpochsRequest;
 import dev.ferry.proto.admin.GetAssignmentReply;
@@ -83,9 +86,27 @@ public final class AdminClient implements AutoCloseable {
   }
 
   public CommandReply createVolume(String name, long sizeBytes, long regionSizeBytes, String secondary) {
+    return createVolume(name, sizeBytes, regionSizeBytes, secondary, false);
+  }
+
+  /**
+   * Creates a volume. Unless {@code force}, the cluster first checks that the secondary answers
+   * and refuses the volume ({@code FAILED_PRECONDITION}) if it does not.
+   */
+  public CommandReply createVolume(String name, long sizeBytes, long regionSizeBytes,
+      String secondary, boolean force) {
     return call(s -> s.createVolume(CreateVolumeRequest.newBuilder().setName(name)
         .setSizeBytes(sizeBytes).setRegionSizeBytes(regionSizeBytes).setSecondary(secondary)
-        .build()));
+        .setForce(force).build()));
+  }
+
+  public ListSecondariesReply listSecondaries() {
+    return call(s -> s.listSecondaries(ListSecondariesRequest.getDefaultInstance()));
+  }
+
+  public CommandReply detachSecondary(String address) {
+    return call(s -> s.detachSecondary(
+        DetachSecondaryRequest.newBuilder().setAddress(address).build()));
   }
 
   public CommandReply deleteVolume(String name) {

@@ -31,7 +31,14 @@ import java.util.zip.CRC32C;
  * A primary's connection to a Ferry cluster. It learns the committed assignment from any node
  * (and follows changes), sends each write straight to its portion's owner over one Ingest stream
  * per node, pipelines up to {@code window} writes, and retries a write with the same client
- * sequence number on {@code UNAVAILABLE} or an owner change, so each write is stored once.
+ * sequence number (so each write is stored once) after learning the assignment again, for up to
+ * {@code retryFor}, on every error but the final ones: {@code INVALID_ARGUMENT},
+ * {@code OUT_OF_RANGE}, {@code DATA_LOSS} (the write itself is wrong), {@code NOT_FOUND} once a
+ * fresh assignment confirms that the volume does not exist (a node that has not loaded its state
+ * may say so wrongly), and the call-level {@code UNIMPLEMENTED}, {@code PERMISSION_DENIED},
+ * {@code UNAUTHENTICATED}. Fencing between nodes ({@code FAILED_PRECONDITION}: a stale assignment
+ * version), {@code UNAVAILABLE}, timeouts, {@code RESOURCE_EXHAUSTED} (the journal budget frees as
+ * epochs apply), {@code INTERNAL} and {@code UNKNOWN} are retried.
  *
  * <p>Thread-safe. {@link #write} blocks while the window is full (backpressure).
  */
@@ -53,11 +60,17 @@ public final class PrimaryClient implements AutoCloseable {
   private final Map<String, NodeStream> streams = new ConcurrentHashMap<>();
   private volatile ClusterStateSnapshot state;
   private volatile Map<String, Integer> volumeIndex = Map.of();
+  private volatile boolean closed;
+
+  /** Errors no retry can change: the write itself is wrong, or the call is not allowed. */
+  private static final java.util.Set<Status.Code> FINAL = java.util.EnumSet.of(
+      Status.Code.INVALID_ARGUMENT, Status.Code.OUT_OF_RANGE, Status.Code.DATA_LOSS,
+      Status.Code.UNIMPLEMENTED, Status.Code.PERMISSION_DENIED, Status.Code.UNAUTHENTICATED);
 
   /**
    * @param nodes any nodes of the cluster (their node.listen)
    * @param window writes in flight at most
-   * @param retryFor how long a write is retried on UNAVAILABLE or an owner change
+   * @param retryFor how long a write is retried on a retryable error (see the class comment)
    */
   public PrimaryClient(List<HostAndPort> nodes, String primaryId, int window, Duration retryFor) {
     if (primaryId.isEmpty()) {
@@ -85,22 +98,33 @@ public final class PrimaryClient implements AutoCloseable {
     return state;
   }
 
-  /** Re-reads the committed assignment from the cluster. */
-  public void refresh() {
+  /**
+   * Re-reads the committed assignment from the cluster. A node that answers with an older
+   * assignment than the one known (it lags) does not replace it.
+   *
+   * @return whether the state now held is as new as the cluster's answer (not older than before)
+   */
+  public synchronized boolean refresh() {
     ClusterStateSnapshot s = admin.clusterState();
+    ClusterStateSnapshot known = state;
+    if (known != null && s.getAssignmentVersion() < known.getAssignmentVersion()) {
+      return false;
+    }
     Map<String, Integer> index = new HashMap<>();
     for (int i = 0; i < s.getVolumesCount(); i++) {
       index.put(s.getVolumes(i).getName(), i);
     }
     volumeIndex = index;
     state = s;
+    return true;
   }
 
-  private void refreshQuietly() {
+  private boolean refreshQuietly() {
     try {
-      refresh();
+      return refresh();
     } catch (RuntimeException e) {
       // keep the last known state; the next tick or a retry asks again
+      return false;
     }
   }
 
@@ -175,20 +199,33 @@ public final class PrimaryClient implements AutoCloseable {
     return owner.getIngestAddress().isEmpty() ? owner.getAddress() : owner.getIngestAddress();
   }
 
+  /** Whether an error is final for a write: no retry, whatever the assignment, changes it. */
+  static boolean isFinal(Status.Code code) {
+    return FINAL.contains(code);
+  }
+
   private void retryOrFail(WriteRequest w, CompletableFuture<WriteAck> result, long deadline,
       Status status) {
-    boolean retryable = status.getCode() == Status.Code.UNAVAILABLE
-        || status.getCode() == Status.Code.FAILED_PRECONDITION
-        || status.getCode() == Status.Code.DEADLINE_EXCEEDED;
-    if (!retryable || System.nanoTime() > deadline) {
+    if (closed || isFinal(status.getCode()) || System.nanoTime() > deadline) {
       result.completeExceptionally(status.asRuntimeException());
       return;
     }
-    // the owner moved or a node is down: learn the assignment again, then re-send the same write
-    timer.schedule(() -> {
-      refreshQuietly();
-      send(w, result, deadline);
-    }, 100, TimeUnit.MILLISECONDS);
+    // the owner moved, a node fenced a stale sender, is down or starting: learn the assignment
+    // again, then re-send the same write (same client_seq: stored once)
+    try {
+      timer.schedule(() -> {
+        boolean fresh = refreshQuietly();
+        if (status.getCode() == Status.Code.NOT_FOUND && fresh
+            && !volumeIndex.containsKey(w.getVolume())) {
+          // the cluster's current assignment agrees: the volume really does not exist
+          result.completeExceptionally(status.asRuntimeException());
+          return;
+        }
+        send(w, result, deadline);
+      }, 100, TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      result.completeExceptionally(status.asRuntimeException()); // closed meanwhile
+    }
   }
 
   /** One Ingest stream to one node, reopened after it breaks. */
@@ -261,6 +298,7 @@ public final class PrimaryClient implements AutoCloseable {
 
   @Override
   public void close() {
+    closed = true;
     timer.shutdownNow();
     streams.values().forEach(NodeStream::close);
     admin.close();

@@ -108,7 +108,9 @@ public final class FerryNode implements AutoCloseable {
           config.metricsListen().getHost(), metricsPort);
     }
     IngestService ingest = new IngestService(data, d.streamWindowBytes(), d.nodeWindowBytes(),
-        () -> raft.state().assignmentVersion(), outcomes, System::nanoTime);
+        () -> raft.state().assignmentVersion(), outcomes, System::nanoTime)
+        .whileNotReady(() -> raft.controlStateLoaded() ? java.util.Optional.empty()
+            : java.util.Optional.of("node " + config.id() + " is starting: control state not loaded"));
     NettyServerBuilder main = NettyServerBuilder
         .forAddress(new InetSocketAddress(config.listen().getHost(), config.listen().getPort()))
         .addService(new AdminService(config.id(), raft, config.defaultRegionSize(), coordinator,

@@ -2,6 +2,8 @@ package dev.ferry.control;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableSortedMap;
+import com.google.common.collect.ImmutableSortedSet;
+import dev.ferry.proto.control.EpochState;
 import dev.ferry.proto.control.MemberState;
 import java.util.Objects;
 import java.util.Optional;
@@ -67,6 +69,69 @@ public record ClusterState(
    */
   public long rpoMillis(long nowMillis) {
     return consistentEpoch == 0 ? -1 : Math.max(0, nowMillis - consistentEpochClosedAtMillis);
+  }
+
+  /** Every secondary named by a volume (detached or not), with its volumes' names, sorted. */
+  public ImmutableSortedMap<String, ImmutableList<String>> secondaryVolumes() {
+    java.util.TreeMap<String, ImmutableList.Builder<String>> out = new java.util.TreeMap<>();
+    for (Volume v : volumes.values()) {
+      if (!v.secondary().isEmpty()) {
+        out.computeIfAbsent(v.secondary(), k -> ImmutableList.builder()).add(v.name());
+      }
+    }
+    ImmutableSortedMap.Builder<String, ImmutableList<String>> b = ImmutableSortedMap.naturalOrder();
+    out.forEach((k, v) -> b.put(k, v.build()));
+    return b.build();
+  }
+
+  /**
+   * The last epoch through which {@code secondary}'s images are consistent as far as this state
+   * knows: the consistent epoch, then each following epoch it applied (or committed without
+   * anything for it), in order. For a detached secondary, the epoch recorded at the detach.
+   */
+  public long lastAppliedBy(String secondary) {
+    for (Volume v : volumes.values()) {
+      if (v.detached() && v.secondary().equals(secondary)) {
+        return v.detachedAppliedEpoch();
+      }
+    }
+    long last = consistentEpoch;
+    for (EpochRecord e : epochs.values()) {
+      if (e.appliedBy().contains(secondary)
+          || (e.state() == EpochState.COMMITTED && !e.secondaries().contains(secondary))) {
+        last = e.number();
+      } else {
+        break;
+      }
+    }
+    return last;
+  }
+
+  /**
+   * The secondaries the consistent point waits for: those that still have to stage a portion
+   * of the first epoch to apply (its transfer to them is not done) or, once it is committed,
+   * to apply it. Empty when nothing waits or when it waits for the coordinator (staged, not yet
+   * committed). Normal for a moment after each epoch closes; a secondary that stays here while
+   * epochs pile up holds the consistent point back.
+   */
+  public ImmutableSortedSet<String> consistentPointWaitsFor() {
+    if (epochs.isEmpty()) {
+      return ImmutableSortedSet.of();
+    }
+    EpochRecord first = epochs.firstEntry().getValue();
+    java.util.TreeSet<String> out = new java.util.TreeSet<>();
+    if (first.state() == EpochState.CLOSED) {
+      for (Portion p : first.watermarks().keySet()) {
+        Volume v = volumes.get(p.volume());
+        if (!first.staged().contains(p) && v != null && v.shipped()) {
+          out.add(v.secondary());
+        }
+      }
+    } else if (first.state() == EpochState.COMMITTED) {
+      out.addAll(first.secondaries());
+      out.removeAll(first.appliedBy());
+    }
+    return ImmutableSortedSet.copyOfSorted(out);
   }
 
   public long portionCount() {

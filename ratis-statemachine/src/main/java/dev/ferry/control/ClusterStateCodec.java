@@ -48,7 +48,9 @@ public final class ClusterStateCodec {
               .setName(v.name())
               .setSizeBytes(v.sizeBytes())
               .setRegionSizeBytes(v.regionSizeBytes())
-              .setSecondary(v.secondary()));
+              .setSecondary(v.secondary())
+              .setDetached(v.detached())
+              .setDetachedAppliedEpoch(v.detachedAppliedEpoch()));
     }
     s.assignment()
         .forEach(
@@ -98,7 +100,8 @@ public final class ClusterStateCodec {
     TreeMap<String, Volume> volumes = new TreeMap<>();
     for (dev.ferry.proto.control.Volume v : p.getVolumesList()) {
       volumes.put(v.getName(),
-          new Volume(v.getName(), v.getSizeBytes(), v.getRegionSizeBytes(), v.getSecondary()));
+          new Volume(v.getName(), v.getSizeBytes(), v.getRegionSizeBytes(), v.getSecondary(),
+              v.getDetached(), v.getDetachedAppliedEpoch()));
     }
     int copies = p.getCopies() == 0 ? ClusterState.DEFAULT_COPIES : p.getCopies();
     if (copies < ClusterTransitions.MIN_COPIES || copies > ClusterTransitions.MAX_COPIES) {

@@ -81,6 +81,7 @@ public final class ClusterTransitions {
       case SET_CTS_PERIOD -> setCtsPeriod(s, c.getSetCtsPeriod().getPeriodMillis());
       case AMEND_WATERMARK -> amendWatermark(s, c.getAmendWatermark());
       case SET_COPIES -> setCopies(s, c.getSetCopies().getCopies());
+      case DETACH_SECONDARY -> detachSecondary(s, c.getDetachSecondary().getSecondary());
       case KIND_NOT_SET -> throw invalid("empty command");
     };
   }
@@ -201,6 +202,7 @@ public final class ClusterTransitions {
     if (!c.getSecondary().isEmpty() && !ADDRESS.matcher(c.getSecondary()).matches()) {
       throw invalid("secondary must be host:port, got '" + c.getSecondary() + "'");
     }
+    checkNotDetached(s, c.getSecondary());
     int active = s.activeMemberIds().size();
     if (active < s.copies()) {
       throw conflict("a volume needs at least " + s.copies() + " active members (its owner and "
@@ -225,7 +227,100 @@ public final class ClusterTransitions {
     }
     TreeMap<String, Volume> volumes = new TreeMap<>(s.volumes());
     volumes.remove(name);
-    return rebalance(s.withVolumes(ImmutableSortedMap.copyOfSorted(volumes)));
+    // its secondary may have no volume left: then no epoch still to apply waits for it
+    return regroupSecondaries(rebalance(s.withVolumes(ImmutableSortedMap.copyOfSorted(volumes))));
+  }
+
+  // ---- secondaries ----
+
+  /**
+   * Takes a secondary out of the consistency group: its volumes are marked detached (they keep
+   * their secondary, need a full resync there, and are never shipped to it again), and no epoch
+   * still to apply waits for it any more.
+   */
+  private static ClusterState detachSecondary(ClusterState s, String secondary) {
+    if (!ADDRESS.matcher(secondary).matches()) {
+      throw invalid("secondary must be host:port, got '" + secondary + "'");
+    }
+    TreeMap<String, Volume> volumes = new TreeMap<>(s.volumes());
+    long applied = s.lastAppliedBy(secondary);
+    int attached = 0;
+    int detached = 0;
+    for (Volume v : s.volumes().values()) {
+      if (v.secondary().equals(secondary)) {
+        if (v.detached()) {
+          detached++;
+        } else {
+          attached++;
+          volumes.put(v.name(), v.detach(applied));
+        }
+      }
+    }
+    if (attached == 0 && detached == 0) {
+      throw notFound("no volume is replicated to secondary " + secondary);
+    }
+    if (attached == 0) {
+      throw conflict("secondary " + secondary + " is already detached (" + detached
+          + " volume(s) need a full resync)");
+    }
+    return regroupSecondaries(s.withVolumes(ImmutableSortedMap.copyOfSorted(volumes)));
+  }
+
+  /** A detached secondary takes no new volume: its images are behind until a full resync. */
+  private static void checkNotDetached(ClusterState s, String secondary) {
+    if (secondary.isEmpty()) {
+      return;
+    }
+    for (Volume v : s.volumes().values()) {
+      if (v.detached() && v.secondary().equals(secondary)) {
+        throw conflict("secondary " + secondary + " is detached (volume " + v.name()
+            + " needs a full resync there); use another secondary, or delete its volumes first");
+      }
+    }
+  }
+
+  /**
+   * Brings the epochs still to apply in line with the volumes that are shipped: a secondary
+   * that no shipped volume names any more is dropped from them, and their portions of volumes
+   * not shipped (detached) count as staged. Then the consistent point moves over every epoch
+   * that this completes.
+   */
+  private static ClusterState regroupSecondaries(ClusterState s) {
+    Set<String> shippedTo = new HashSet<>();
+    for (Volume v : s.volumes().values()) {
+      if (v.shipped()) {
+        shippedTo.add(v.secondary());
+      }
+    }
+    TreeMap<Long, EpochRecord> epochs = new TreeMap<>();
+    boolean changed = false;
+    for (EpochRecord e : s.epochs().values()) {
+      EpochRecord next = e;
+      if (!shippedTo.containsAll(e.secondaries())) {
+        TreeSet<String> kept = new TreeSet<>(e.secondaries());
+        kept.retainAll(shippedTo);
+        next = new EpochRecord(e.number(), e.state(), e.watermarks(), e.staged(),
+            ImmutableSortedSet.copyOfSorted(kept), e.appliedBy(), e.closedAtMillis());
+      }
+      if (next.state() == EpochState.CLOSED || next.state() == EpochState.STAGED) {
+        TreeSet<Portion> staged = new TreeSet<>(next.staged());
+        for (Portion p : next.watermarks().keySet()) {
+          Volume v = s.volumes().get(p.volume());
+          if (v != null && !v.shipped()) {
+            staged.add(p);
+          }
+        }
+        if (staged.size() != next.staged().size()) {
+          next = next.withStaged(ImmutableSortedSet.copyOfSorted(staged));
+        }
+        if (next.state() == EpochState.CLOSED && next.fullyStaged()) {
+          next = next.withState(EpochState.STAGED);
+        }
+      }
+      changed |= !next.equals(e);
+      epochs.put(e.number(), next);
+    }
+    return changed ? advanceConsistentPoint(s, ImmutableSortedMap.copyOfSorted(epochs)) : s;
   }
 
   // ---- assignment ----
@@ -336,14 +431,14 @@ public final class ClusterTransitions {
       if (watermarks.put(p, w) != null) {
         throw invalid("portion " + p + " has two watermarks");
       }
-      if (s.volumes().get(p.volume()).secondary().isEmpty()) {
+      if (!s.volumes().get(p.volume()).shipped()) { // no secondary, or detached from it
         staged.add(p);
       }
     }
     // every secondary applies every epoch, written to or not, so each one's images move from
     // one epoch to the next in order and its consistent point is known
     for (Volume v : s.volumes().values()) {
-      if (!v.secondary().isEmpty()) {
+      if (v.shipped()) {
         secondaries.add(v.secondary());
       }
     }

@@ -150,6 +150,11 @@ public final class Cmds {
         .build();
   }
 
+  public static Command detachSecondary(String secondary) {
+    return Command.newBuilder().setDetachSecondary(
+        dev.ferry.proto.control.DetachSecondary.newBuilder().setSecondary(secondary)).build();
+  }
+
   public static Command setCtsPeriod(long periodMillis) {
     return Command.newBuilder()
         .setSetCtsPeriod(SetCtsPeriod.newBuilder().setPeriodMillis(periodMillis))

@@ -38,7 +38,21 @@ import dev.ferry.proto.control.SetCtsPeriod;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
+import com.google.common.net.HostAndPort;
+import dev.ferry.proto.admin.DetachSecondaryRequest;
+import dev.ferry.proto.admin.ListSecondariesReply;
+import dev.ferry.proto.admin.ListSecondariesRequest;
+import dev.ferry.proto.admin.SecondaryInfo;
+import io.grpc.ManagedChannel;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Function;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -61,14 +75,58 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
   private final long defaultRegionSize;
   private final Coordinator coordinator;
   private final Clock clock;
+  /** A secondary's address to empty if it answers, else why not. */
+  private final Function<String, Optional<String>> secondaryProbe;
 
   public AdminService(String nodeId, RaftNode raft, long defaultRegionSize, Coordinator coordinator,
       Clock clock) {
+    this(nodeId, raft, defaultRegionSize, coordinator, clock,
+        a -> probeSecondary(a, SECONDARY_PROBE_DEADLINE));
+  }
+
+  AdminService(String nodeId, RaftNode raft, long defaultRegionSize, Coordinator coordinator,
+      Clock clock, Function<String, Optional<String>> secondaryProbe) {
     this.nodeId = nodeId;
     this.raft = raft;
     this.defaultRegionSize = defaultRegionSize;
     this.coordinator = coordinator;
     this.clock = clock;
+    this.secondaryProbe = secondaryProbe;
+  }
+
+  /** How long CreateVolume waits for a secondary's health answer before refusing the volume. */
+  static final Duration SECONDARY_PROBE_DEADLINE = Duration.ofSeconds(3);
+
+  /**
+   * Asks a secondary's gRPC health service once, within {@code deadline}. Any SERVING answer
+   * counts; empty when it answered so, else the reason (refused, timed out, not serving).
+   */
+  static Optional<String> probeSecondary(String address, Duration deadline) {
+    HostAndPort hp;
+    try {
+      hp = HostAndPort.fromString(address);
+    } catch (IllegalArgumentException e) {
+      return Optional.empty(); // not host:port: the state machine refuses it with its reason
+    }
+    if (!hp.hasPort()) {
+      return Optional.empty();
+    }
+    ManagedChannel ch = NettyChannelBuilder.forAddress(hp.getHost(), hp.getPort()).usePlaintext()
+        .build();
+    try {
+      HealthCheckResponse h = HealthGrpc.newBlockingStub(ch)
+          .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
+          .check(HealthCheckRequest.getDefaultInstance());
+      return h.getStatus() == HealthCheckResponse.ServingStatus.SERVING ? Optional.empty()
+          : Optional.of("health " + h.getStatus());
+    } catch (StatusRuntimeException e) {
+      Status st = e.getStatus();
+      return Optional.of(st.getCode() == Status.Code.DEADLINE_EXCEEDED
+          ? "no answer within " + deadline.toMillis() + " ms"
+          : st.getCode() + (st.getDescription() == null ? "" : ": " + st.getDescription()));
+    } finally {
+      ch.shutdownNow();
+    }
   }
 
   /** now - close time of the last applied epoch, by this node's clock; -1 before the first. */
@@ -78,12 +136,16 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
 
   @Override
   public void epochs(EpochsRequest request, StreamObserver<EpochsReply> out) {
+    if (starting(out)) {
+      return;
+    }
     ClusterState s = raft.state();
     EpochsReply.Builder b = EpochsReply.newBuilder().setAnsweredBy(nodeId)
         .setOpenEpoch(s.openEpoch()).setLastClosedEpoch(s.openEpoch() - 1)
         .setAppliedEpoch(s.consistentEpoch())
         .setAppliedClosedAtMillis(s.consistentEpochClosedAtMillis()).setRpoMillis(rpoMillis(s))
         .setPendingEpochs(s.epochs().size())
+        .addAllConsistentPointWaitsFor(s.consistentPointWaitsFor())
         .setCtsPeriodMillis(coordinator.ctsPeriod().toMillis());
     if (coordinator.active()) {
       EpochStats.Snapshot st = coordinator.stats().snapshot();
@@ -93,13 +155,17 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
     reply(out, b.build());
   }
 
-  /** A node whose Raft peer is still starting answers UNAVAILABLE, so clients ask another. */
+  /**
+   * A node whose Raft peer is still starting, or whose state machine has not replayed its log
+   * yet, answers UNAVAILABLE, so clients ask another node instead of reading a state that lacks
+   * what exists (and Ratis is not asked for what it cannot tell yet).
+   */
   private boolean starting(StreamObserver<?> out) {
-    if (raft.started()) {
+    if (raft.started() && raft.controlStateLoaded()) {
       return false;
     }
-    out.onError(Status.UNAVAILABLE.withDescription("node " + nodeId + " is starting")
-        .asRuntimeException());
+    out.onError(Status.UNAVAILABLE.withDescription("node " + nodeId + " is starting: "
+        + (raft.started() ? "control state not loaded" : "Raft peer not started")).asRuntimeException());
     return true;
   }
 
@@ -117,7 +183,8 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
         .setConsistentEpoch(s.consistentEpoch())
         .setAppliedIndex(raft.appliedIndex())
         .setRpoMillis(rpoMillis(s))
-        .setCopies(s.copies());
+        .setCopies(s.copies())
+        .addAllConsistentPointWaitsFor(s.consistentPointWaitsFor());
     ClusterStateSnapshot proto = ClusterStateCodec.toProto(s);
     b.addAllMembers(proto.getMembersList());
     s.volumes().keySet().forEach(b::addVolumes);
@@ -127,12 +194,18 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
 
   @Override
   public void listVolumes(ListVolumesRequest request, StreamObserver<ListVolumesReply> out) {
+    if (starting(out)) {
+      return;
+    }
     reply(out, ListVolumesReply.newBuilder()
         .addAllVolumes(ClusterStateCodec.toProto(raft.state()).getVolumesList()).build());
   }
 
   @Override
   public void getAssignment(GetAssignmentRequest request, StreamObserver<GetAssignmentReply> out) {
+    if (starting(out)) {
+      return;
+    }
     ClusterState s = raft.state();
     reply(out, GetAssignmentReply.newBuilder().setAssignmentVersion(s.assignmentVersion())
         .addAllPlacements(ClusterStateCodec.placements(s)).build());
@@ -140,15 +213,52 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
 
   @Override
   public void getClusterState(GetClusterStateRequest request, StreamObserver<ClusterStateSnapshot> out) {
+    if (starting(out)) {
+      return;
+    }
     reply(out, ClusterStateCodec.toProto(raft.state()));
   }
 
   @Override
   public void createVolume(CreateVolumeRequest r, StreamObserver<CommandReply> out) {
     long regionSize = r.getRegionSizeBytes() == 0 ? defaultRegionSize : r.getRegionSizeBytes();
+    if (!r.getForce() && !r.getSecondary().isEmpty()) {
+      // a secondary that is not there would hold every volume's consistent point back
+      Optional<String> silent = secondaryProbe.apply(r.getSecondary());
+      if (silent.isPresent()) {
+        out.onError(Status.FAILED_PRECONDITION.withDescription("secondary " + r.getSecondary()
+            + " does not answer (" + silent.get() + "); volume " + r.getName()
+            + " not created (check the address, or create it with --force)")
+            .asRuntimeException());
+        return;
+      }
+    }
     submit(Command.newBuilder().setCreateVolume(CreateVolume.newBuilder().setName(r.getName())
         .setSizeBytes(r.getSizeBytes()).setRegionSizeBytes(regionSize)
         .setSecondary(r.getSecondary())).build(), out);
+  }
+
+  @Override
+  public void listSecondaries(ListSecondariesRequest request,
+      StreamObserver<ListSecondariesReply> out) {
+    if (starting(out)) {
+      return;
+    }
+    ClusterState s = raft.state();
+    Set<String> waitedFor = s.consistentPointWaitsFor();
+    ListSecondariesReply.Builder b = ListSecondariesReply.newBuilder();
+    s.secondaryVolumes().forEach((address, volumes) -> b.addSecondaries(SecondaryInfo.newBuilder()
+        .setAddress(address).addAllVolumes(volumes).setAppliedEpoch(s.lastAppliedBy(address))
+        .setHoldsBack(waitedFor.contains(address))
+        .setDetached(volumes.stream().anyMatch(v -> s.volumes().get(v).detached()))));
+    reply(out, b.build());
+  }
+
+  @Override
+  public void detachSecondary(DetachSecondaryRequest r, StreamObserver<CommandReply> out) {
+    submit(Command.newBuilder().setDetachSecondary(
+        dev.ferry.proto.control.DetachSecondary.newBuilder().setSecondary(r.getAddress())).build(),
+        out);
   }
 
   @Override

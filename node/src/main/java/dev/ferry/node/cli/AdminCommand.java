@@ -4,6 +4,7 @@ import dev.ferry.client.AdminClient;
 import dev.ferry.node.config.Units;
 import dev.ferry.proto.admin.CommandReply;
 import dev.ferry.proto.admin.GetAssignmentReply;
+import dev.ferry.proto.admin.SecondaryInfo;
 import dev.ferry.proto.admin.StatusReply;
 import dev.ferry.proto.control.Member;
 import dev.ferry.proto.control.PortionPlacement;
@@ -34,7 +35,8 @@ import picocli.CommandLine.Spec;
       AdminCommand.MemberCmd.class,
       EpochsCommand.class,
       AdminCommand.CtsPeriodCmd.class,
-      AdminCommand.CopiesCmd.class
+      AdminCommand.CopiesCmd.class,
+      AdminCommand.SecondaryCmd.class
     })
 final class AdminCommand {
   @Option(names = "--cluster", required = true, paramLabel = "HOST:PORT[,HOST:PORT...]",
@@ -87,6 +89,10 @@ final class AdminCommand {
           }
           out.println("volumes: " + (s.getVolumesCount() == 0 ? "(none)"
               : String.join(", ", s.getVolumesList())) + "; copies per update: " + s.getCopies());
+          if (s.getConsistentPointWaitsForCount() > 0) {
+            out.println("the next epoch to apply waits for secondary "
+                + String.join(", ", s.getConsistentPointWaitsForList()));
+          }
         }
         out.flush();
         return 0;
@@ -121,6 +127,7 @@ final class AdminCommand {
         peers.add(po);
       });
       o.put("raftPeers", peers);
+      o.put("consistentPointWaitsFor", s.getConsistentPointWaitsForList());
       return o;
     }
   }
@@ -149,6 +156,10 @@ final class AdminCommand {
           description = "the secondary site that receives this volume")
       String secondary;
 
+      @Option(names = "--force",
+          description = "create it even if the secondary does not answer now")
+      boolean force;
+
       @Override
       public Integer call() {
         if (size <= 0) {
@@ -159,7 +170,7 @@ final class AdminCommand {
               + " bytes");
         }
         return volume.admin.printResult(spec, c -> {
-          CommandReply r = c.createVolume(name, size, regionSize, secondary);
+          CommandReply r = c.createVolume(name, size, regionSize, secondary, force);
           return "created volume " + name + " (" + Units.formatSize(size)
               + "), assignment version " + r.getAssignmentVersion();
         });
@@ -187,6 +198,8 @@ final class AdminCommand {
               o.put("regionSizeBytes", v.getRegionSizeBytes());
               o.put("regions", (v.getSizeBytes() + v.getRegionSizeBytes() - 1) / v.getRegionSizeBytes());
               o.put("secondary", v.getSecondary());
+              o.put("detached", v.getDetached());
+              o.put("detachedAppliedEpoch", v.getDetachedAppliedEpoch());
               list.add(o);
             }
             out.println(Json.GSON.toJson(list));
@@ -196,7 +209,9 @@ final class AdminCommand {
               out.printf("%-20s %-10s %-10s %-8d %s%n", v.getName(), Units.formatSize(v.getSizeBytes()),
                   Units.formatSize(v.getRegionSizeBytes()),
                   (v.getSizeBytes() + v.getRegionSizeBytes() - 1) / v.getRegionSizeBytes(),
-                  v.getSecondary().isEmpty() ? "-" : v.getSecondary());
+                  v.getSecondary().isEmpty() ? "-" : v.getSecondary()
+                      + (v.getDetached() ? " (detached after epoch " + v.getDetachedAppliedEpoch()
+                          + ": needs a full resync)" : ""));
             }
           }
           out.flush();
@@ -338,6 +353,91 @@ final class AdminCommand {
           c.removeMember(id);
           return "member " + id + " is REMOVED";
         });
+      }
+    }
+  }
+
+  @Command(name = "secondary", mixinStandardHelpOptions = true,
+      description = "List the secondaries, or take one out of the consistency group.",
+      subcommands = {SecondaryCmd.ListSecondaries.class, SecondaryCmd.Detach.class})
+  static final class SecondaryCmd {
+    @ParentCommand AdminCommand admin;
+
+    @Command(name = "list", mixinStandardHelpOptions = true,
+        description = "Each secondary: its volumes, the last epoch it applied, whether the "
+            + "consistent point waits for it.")
+    static final class ListSecondaries implements Callable<Integer> {
+      @ParentCommand SecondaryCmd secondary;
+      @Spec CommandSpec spec;
+
+      @Option(names = "--json", description = "print a JSON list") boolean json;
+
+      @Override
+      public Integer call() {
+        try (AdminClient c = secondary.admin.client()) {
+          List<SecondaryInfo> all = c.listSecondaries().getSecondariesList();
+          PrintWriter out = spec.commandLine().getOut();
+          if (json) {
+            List<Map<String, Object>> list = new ArrayList<>();
+            for (SecondaryInfo i : all) {
+              Map<String, Object> o = new LinkedHashMap<>();
+              o.put("address", i.getAddress());
+              o.put("volumes", i.getVolumesList());
+              o.put("appliedEpoch", i.getAppliedEpoch());
+              o.put("holdsBack", i.getHoldsBack());
+              o.put("detached", i.getDetached());
+              list.add(o);
+            }
+            out.println(Json.GSON.toJson(list));
+          } else {
+            out.printf("%-22s %-8s %-10s %-9s %s%n", "SECONDARY", "APPLIED", "HOLDS BACK",
+                "DETACHED", "VOLUMES");
+            for (SecondaryInfo i : all) {
+              out.printf("%-22s %-8d %-10s %-9s %s%n", i.getAddress(), i.getAppliedEpoch(),
+                  i.getHoldsBack() ? "yes" : "no", i.getDetached() ? "yes" : "no",
+                  String.join(",", i.getVolumesList()));
+            }
+          }
+          out.flush();
+          return 0;
+        }
+      }
+    }
+
+    @Command(name = "detach", mixinStandardHelpOptions = true,
+        description = "Take a secondary that is down or gone out of the consistency group: its "
+            + "volumes are no longer shipped to it (they need a full resync there) and the "
+            + "consistent point stops waiting for it.")
+    static final class Detach implements Callable<Integer> {
+      @ParentCommand SecondaryCmd secondary;
+      @Spec CommandSpec spec;
+
+      @Parameters(index = "0", paramLabel = "ADDRESS", description = "the secondary's host:port")
+      String address;
+
+      @Option(names = "--json", description = "print one JSON object") boolean json;
+
+      @Override
+      public Integer call() {
+        try (AdminClient c = secondary.admin.client()) {
+          c.detachSecondary(address); // committed and applied on the answering node
+          List<String> volumes = c.listSecondaries().getSecondariesList().stream()
+              .filter(i -> i.getAddress().equals(address)).findFirst()
+              .<List<String>>map(i -> List.copyOf(i.getVolumesList())).orElse(List.of());
+          PrintWriter out = spec.commandLine().getOut();
+          if (json) {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("address", address);
+            o.put("detached", true);
+            o.put("volumes", volumes);
+            out.println(Json.GSON.toJson(o));
+          } else {
+            out.println("secondary " + address + " detached; volume(s) "
+                + String.join(", ", volumes) + " need a full resync there");
+          }
+          out.flush();
+          return 0;
+        }
       }
     }
   }

@@ -76,11 +76,16 @@ final class EpochsCommand implements Callable<Integer> {
         recent.add(r);
       }
       o.put("recent", recent);
+      o.put("consistentPointWaitsFor", e.getConsistentPointWaitsForList());
       out.println(Json.GSON.toJson(o));
     } else {
       out.printf("open epoch %d, last closed %d, last applied %d (%d pending), RPO %s, period %d ms%n",
           e.getOpenEpoch(), e.getLastClosedEpoch(), e.getAppliedEpoch(), e.getPendingEpochs(),
           e.getRpoMillis() < 0 ? "-" : e.getRpoMillis() + " ms", e.getCtsPeriodMillis());
+      if (e.getConsistentPointWaitsForCount() > 0) {
+        out.println("the next epoch to apply waits for secondary "
+            + String.join(", ", e.getConsistentPointWaitsForList()));
+      }
       if (e.getLeader()) {
         out.printf("coordination pause: last %,d us, p50 %,d us, p99 %,d us over %,d barriers (%s)%n",
             e.getPauseLastMicros(), e.getPauseP50Micros(), e.getPauseP99Micros(), e.getBarriers(),

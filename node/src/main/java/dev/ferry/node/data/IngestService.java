@@ -8,7 +8,10 @@ import dev.ferry.proto.ingest.WriteResponse;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 /**
  * The Ingest service: one bidirectional stream per primary connection. Each write is answered
@@ -23,6 +26,8 @@ public final class IngestService extends IngestGrpc.IngestImplBase {
 
   private final WriteOutcomes outcomes;
   private final LongSupplier nanoTime;
+  /** Empty while the node can take writes, else why not (it is starting). */
+  private volatile Supplier<Optional<String>> notReady = Optional::empty;
 
   public IngestService(DataPlane data, long streamWindowBytes, long nodeWindowBytes,
       LongSupplier assignmentVersion) {
@@ -39,6 +44,16 @@ public final class IngestService extends IngestGrpc.IngestImplBase {
     this.assignmentVersion = assignmentVersion;
     this.outcomes = outcomes;
     this.nanoTime = nanoTime;
+  }
+
+  /**
+   * Answers every write {@code UNAVAILABLE} with the reason while {@code notReady} gives one: a
+   * node that has not loaded its control state would otherwise answer from an empty or old state
+   * ({@code NOT_FOUND} for a volume that exists: a final error for a valid write).
+   */
+  public IngestService whileNotReady(Supplier<Optional<String>> notReady) {
+    this.notReady = notReady;
+    return this;
   }
 
   @Override
@@ -59,8 +74,13 @@ public final class IngestService extends IngestGrpc.IngestImplBase {
         }
         stream.received(size);
         long received = nanoTime.getAsLong();
-        data.write(w.getPrimaryId(), w.getClientSeq(), w.getVolume(), w.getOffset(), w.getData(),
-            w.getCrc32C()).whenComplete((seq, error) -> {
+        Optional<String> starting = notReady.get();
+        CompletableFuture<SequenceNumber> written = starting.isPresent()
+            ? CompletableFuture.failedFuture(
+                Status.UNAVAILABLE.withDescription(starting.get()).asException())
+            : data.write(w.getPrimaryId(), w.getClientSeq(), w.getVolume(), w.getOffset(),
+                w.getData(), w.getCrc32C());
+        written.whenComplete((seq, error) -> {
               WriteResponse.Builder r = WriteResponse.newBuilder().setClientSeq(w.getClientSeq());
               if (error == null) {
                 r.setAck(Ack.newBuilder().setEpoch(seq.epoch()).setN(seq.n()));

@@ -59,6 +59,12 @@ public final class RaftNode implements Closeable {
   private final FerryStateMachine stateMachine = new FerryStateMachine();
   private final RaftProperties properties = new RaftProperties();
   private volatile RaftServer server;
+  /**
+   * The commit index this peer's log held when it started (what the state machine replays
+   * before its state is current); Long.MAX_VALUE until the peer has started.
+   */
+  private volatile long commitIndexAtStart = Long.MAX_VALUE;
+  private volatile boolean loaded;
   private RaftClient client;
   private List<RaftPeer> clientPeers = List.of();
 
@@ -103,6 +109,12 @@ public final class RaftNode implements Closeable {
         .setOption(recover ? RaftStorage.StartupOption.RECOVER : RaftStorage.StartupOption.FORMAT)
         .build();
     server.start();
+    try {
+      commitIndexAtStart = server.getDivision(groupId).getRaftLog().getLastCommittedIndex();
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("commit index at start unknown; the control state counts as loaded", e);
+      commitIndexAtStart = -1;
+    }
     LOG.info("Raft peer {} started on {} ({} {}), group {}", config.id(), config.raftListen(),
         recover ? "recovered" : "formatted", config.dir(), groupId);
   }
@@ -124,6 +136,34 @@ public final class RaftNode implements Closeable {
     return server != null;
   }
 
+  /**
+   * True once the state machine has applied the log up to the commit index it held at start
+   * (after a restart it replays its log first; until then its state may lack volumes and
+   * members that exist). A node answers primaries and admin reads only then: before, its
+   * answers would be taken for the cluster's ({@code NOT_FOUND} for a volume that exists).
+   */
+  public boolean controlStateLoaded() {
+    if (loaded) {
+      return true;
+    }
+    if (server == null) {
+      return false;
+    }
+    var ti = stateMachine.applied().termIndex();
+    long applied = ti == null ? -1 : ti.getIndex();
+    if (applied >= commitIndexAtStart) {
+      loaded = true;
+      LOG.info("control state loaded: applied index {} (commit index at start {})", applied,
+          commitIndexAtStart);
+    }
+    return loaded;
+  }
+
+  /** The commit index this peer's log held when it started; Long.MAX_VALUE before. */
+  public long commitIndexAtStart() {
+    return commitIndexAtStart;
+  }
+
   private DivisionInfo info() throws IOException {
     if (server == null) {
       throw new IOException("the Raft peer is not started yet");
@@ -136,7 +176,7 @@ public final class RaftNode implements Closeable {
     try {
       RaftPeerId leader = info().getLeaderId();
       return Optional.ofNullable(leader).map(RaftPeerId::toString);
-    } catch (IOException e) {
+    } catch (IOException | RuntimeException e) {
       return Optional.empty();
     }
   }
@@ -174,7 +214,8 @@ public final class RaftNode implements Closeable {
   public long appliedIndex() {
     try {
       return info().getLastAppliedIndex();
-    } catch (IOException e) {
+    } catch (IOException | RuntimeException e) {
+      // RuntimeException: Ratis while the division starts ("stateMachineUpdater is uninitialized")
       return -1;
     }
   }

@@ -128,7 +128,8 @@ class SecondaryTransferTest {
     try (InProcessCluster cluster = new InProcessCluster(dir.resolve("site"), 3,
             Map.of("cts.period", "100ms"), i -> Disk.REAL)) {
       try (AdminClient c = cluster.client()) {
-        c.createVolume("t", 6 * REGION, REGION, drAddress.toString()); // not running yet
+        // not running yet: --force past the check that it answers
+        c.createVolume("t", 6 * REGION, REGION, drAddress.toString(), true);
       }
       long epoch;
       try (PrimaryClient p = new PrimaryClient(
