@@ -59,14 +59,24 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
   private final String nodeId;
   private final RaftNode raft;
   private final long defaultRegionSize;
+  private final dev.ferry.node.config.NodeConfig.VolumeLimits volumeLimits;
   private final Coordinator coordinator;
   private final Clock clock;
 
   public AdminService(String nodeId, RaftNode raft, long defaultRegionSize, Coordinator coordinator,
       Clock clock) {
+    this(nodeId, raft, defaultRegionSize, dev.ferry.node.config.NodeConfig.VolumeLimits.DEFAULTS,
+        coordinator, clock);
+  }
+
+  /** {@code volumeLimits}: put in every CreateVolume; the state machine checks them. */
+  public AdminService(String nodeId, RaftNode raft, long defaultRegionSize,
+      dev.ferry.node.config.NodeConfig.VolumeLimits volumeLimits, Coordinator coordinator,
+      Clock clock) {
     this.nodeId = nodeId;
     this.raft = raft;
     this.defaultRegionSize = defaultRegionSize;
+    this.volumeLimits = volumeLimits;
     this.coordinator = coordinator;
     this.clock = clock;
   }
@@ -148,7 +158,10 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
     long regionSize = r.getRegionSizeBytes() == 0 ? defaultRegionSize : r.getRegionSizeBytes();
     submit(Command.newBuilder().setCreateVolume(CreateVolume.newBuilder().setName(r.getName())
         .setSizeBytes(r.getSizeBytes()).setRegionSizeBytes(regionSize)
-        .setSecondary(r.getSecondary())).build(), out);
+        .setSecondary(r.getSecondary())
+        .setMinRegionSizeBytes(volumeLimits.minRegionSize())
+        .setMaxPortionsPerVolume(volumeLimits.maxPortionsPerVolume())
+        .setMaxPortionsPerCluster(volumeLimits.maxPortionsPerCluster())).build(), out);
   }
 
   @Override
