@@ -111,8 +111,10 @@ public final class FerryNode implements AutoCloseable {
         () -> raft.state().assignmentVersion(), outcomes, System::nanoTime);
     NettyServerBuilder main = NettyServerBuilder
         .forAddress(new InetSocketAddress(config.listen().getHost(), config.listen().getPort()))
-        .addService(new AdminService(config.id(), raft, config.defaultRegionSize(), coordinator,
-            java.time.Clock.systemUTC()))
+        // Freeze requests and handoffs grow with the portions (ControlLimits)
+        .maxInboundMessageSize(dev.ferry.control.ControlLimits.MAX_PEER_MESSAGE_BYTES)
+        .addService(new AdminService(config.id(), raft, config.defaultRegionSize(),
+            config.volumeLimits(), coordinator, java.time.Clock.systemUTC()))
         .addService(new PeerService(data, () -> raft.state().assignmentVersion(),
             coordinator::suspect))
         .addService(health.getHealthService())
