@@ -36,6 +36,15 @@ public final class ControlLimits {
    */
   public static final int MAX_PEER_MESSAGE_BYTES = 64 << 20;
 
+  /**
+   * The largest Raft log entry the nodes' Ratis servers take (their appender buffer byte limit;
+   * the write buffer and gRPC message limit are set just above it): 48 MiB, so that a worst-case
+   * CloseEpoch with watermarks only for {@link #MAX_PORTIONS_PER_CLUSTER} portions (about
+   * 35.8 MB) is replicated. Ratis's default, 4 MiB, refuses a larger entry in the leader's log
+   * (and the leader steps down).
+   */
+  public static final int MAX_RAFT_ENTRY_BYTES = 48 << 20;
+
   private ControlLimits() {}
 
   /** A byte count as an operator writes it: "1 B", "4 KiB", "1 MiB", "3000 B". */
