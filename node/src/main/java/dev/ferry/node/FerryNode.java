@@ -113,8 +113,10 @@ public final class FerryNode implements AutoCloseable {
             : java.util.Optional.of("node " + config.id() + " is starting: control state not loaded"));
     NettyServerBuilder main = NettyServerBuilder
         .forAddress(new InetSocketAddress(config.listen().getHost(), config.listen().getPort()))
-        .addService(new AdminService(config.id(), raft, config.defaultRegionSize(), coordinator,
-            java.time.Clock.systemUTC()))
+        // Freeze requests and handoffs grow with the portions (ControlLimits)
+        .maxInboundMessageSize(dev.ferry.control.ControlLimits.MAX_PEER_MESSAGE_BYTES)
+        .addService(new AdminService(config.id(), raft, config.defaultRegionSize(),
+            config.volumeLimits(), coordinator, java.time.Clock.systemUTC()))
         .addService(new PeerService(data, () -> raft.state().assignmentVersion(),
             coordinator::suspect))
         .addService(health.getHealthService())

@@ -57,6 +57,8 @@ public final class InProcessCluster implements AutoCloseable {
       m.put("coordinator.tick", "50ms");
       m.put("raft.election.timeout.min", "300ms");
       m.put("raft.election.timeout.max", "600ms");
+      // small regions keep test volumes small (several tests use 64 KiB ones)
+      m.put("volume.min.region.size", "4KiB");
       m.putAll(settings);
       String ingest = "127.0.0.1:" + (separateIngest ? ports[2 * count + i] : ports[i]);
       if (separateIngest) {

@@ -42,9 +42,6 @@ public final class ClusterTransitions {
 
   private static final Pattern ADDRESS = Pattern.compile("[^\\s:]+:(\\d{1,5})");
 
-  /** A volume may have at most this many regions (portions). */
-  public static final int MAX_REGIONS_PER_VOLUME = 1 << 20;
-
   /** The range of {@code copies} ({@code SetCopies}): the owner's plus 1..6 mirrors. */
   public static final int MIN_COPIES = 2;
 
@@ -192,12 +189,32 @@ public final class ClusterTransitions {
       throw invalid("region size " + c.getRegionSizeBytes()
           + " bytes is larger than the volume size " + c.getSizeBytes() + " bytes");
     }
+    long minRegion = limit(c.getMinRegionSizeBytes(), ControlLimits.DEFAULT_MIN_REGION_SIZE,
+        "volume.min.region.size", ControlLimits.MIN_REGION_SIZE_FLOOR, Long.MAX_VALUE);
+    long perCluster = limit(c.getMaxPortionsPerCluster(), ControlLimits.MAX_PORTIONS_PER_CLUSTER,
+        "cluster.max.portions", 1, ControlLimits.MAX_PORTIONS_PER_CLUSTER);
+    long perVolume = limit(c.getMaxPortionsPerVolume(),
+        ControlLimits.DEFAULT_MAX_PORTIONS_PER_VOLUME, "volume.max.portions", 1,
+        ControlLimits.MAX_PORTIONS_PER_CLUSTER);
+    // a volume smaller than the minimum region is one region of its own size
+    if (c.getRegionSizeBytes() < minRegion && c.getRegionSizeBytes() < c.getSizeBytes()) {
+      throw invalid("region size " + ControlLimits.bytes(c.getRegionSizeBytes())
+          + " is below the minimum " + ControlLimits.bytes(minRegion)
+          + " (volume.min.region.size)");
+    }
     // not (size + regionSize - 1) / regionSize: that overflows for sizes near Long.MAX_VALUE
     long regions = c.getSizeBytes() / c.getRegionSizeBytes()
         + (c.getSizeBytes() % c.getRegionSizeBytes() == 0 ? 0 : 1);
-    if (regions > MAX_REGIONS_PER_VOLUME) {
-      throw invalid("volume would have " + regions + " regions; at most "
-          + MAX_REGIONS_PER_VOLUME + " (use a larger region size)");
+    if (regions > perVolume) {
+      throw invalid("volume would have " + regions + " portions, more than the maximum "
+          + perVolume + " per volume (volume.max.portions); use a region size of at least "
+          + ControlLimits.bytes(regionFor(c.getSizeBytes(), perVolume, minRegion)));
+    }
+    long inCluster = s.volumes().values().stream().mapToLong(Volume::regionCount).sum();
+    if (inCluster + regions > perCluster) {
+      throw invalid("volume would take the cluster to " + (inCluster + regions)
+          + " portions (" + inCluster + " now + " + regions + "), more than the maximum "
+          + perCluster + " (cluster.max.portions)");
     }
     if (!c.getSecondary().isEmpty() && !ADDRESS.matcher(c.getSecondary()).matches()) {
       throw invalid("secondary must be host:port, got '" + c.getSecondary() + "'");
@@ -211,6 +228,25 @@ public final class ClusterTransitions {
     }
     Volume v = new Volume(c.getName(), c.getSizeBytes(), c.getRegionSizeBytes(), c.getSecondary());
     return rebalance(s.withVolumes(put(s.volumes(), v.name(), v)));
+  }
+
+  /** A limit from a command: 0 = the default; outside [floor, ceiling] the command is invalid. */
+  private static long limit(long given, long defaultValue, String key, long floor, long ceiling) {
+    if (given == 0) {
+      return defaultValue;
+    }
+    if (given < floor || given > ceiling) {
+      throw invalid(key + " " + given + " is outside " + floor + ".." + ceiling);
+    }
+    return given;
+  }
+
+  /** The smallest region giving at most maxPortions portions, from 1 MiB on in whole MiB. */
+  private static long regionFor(long size, long maxPortions, long minRegion) {
+    long region = Math.max(minRegion, size / maxPortions + (size % maxPortions == 0 ? 0 : 1));
+    long mib = 1L << 20;
+    return region <= mib || region % mib == 0 || region > Long.MAX_VALUE - mib ? region
+        : (region / mib + 1) * mib;
   }
 
   private static ClusterState deleteVolume(ClusterState s, String name) {

@@ -420,8 +420,12 @@ class ClusterStatePropertiesTest {
     } else if (op instanceof RemoveOp r) {
       return Cmds.remove("n" + r.k());
     } else if (op instanceof Create c) {
-      return Cmds.createVolume("v" + c.name(), c.size(), c.regionSize(),
+      // the smallest minimum region a node may configure, so 4 KiB regions stay valid here
+      // (1 and 512 bytes are refused as below it)
+      Command create = Cmds.createVolume("v" + c.name(), c.size(), c.regionSize(),
           c.name() % 2 == 0 ? "dr" + c.name() + ".example:9000" : "");
+      return create.toBuilder().setCreateVolume(create.getCreateVolume().toBuilder()
+          .setMinRegionSizeBytes(ControlLimits.MIN_REGION_SIZE_FLOOR)).build();
     } else if (op instanceof Delete d) {
       return Cmds.deleteVolume("v" + d.name());
     } else if (op instanceof BadReassign b) {

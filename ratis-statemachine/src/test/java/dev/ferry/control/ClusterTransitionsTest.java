@@ -399,17 +399,17 @@ class ClusterTransitionsTest {
     @Test
     void tooManyRegionsIsInvalid() {
       reject(activeCluster(2),
-          createVolume("v", (long) ClusterTransitions.MAX_REGIONS_PER_VOLUME + 1, 1),
-          RejectCode.INVALID, "regions");
+          createVolume("v", (ControlLimits.DEFAULT_MAX_PORTIONS_PER_VOLUME + 1L) * MIB, MIB),
+          RejectCode.INVALID, "portions, more than the maximum 65536 per volume");
     }
 
     @Test
     void hugeSizesDoNotOverflowTheRegionCount() {
       // (size + regionSize - 1) overflows a long here; the count must still come out huge
       reject(activeCluster(2), createVolume("v", Long.MAX_VALUE, MIB), RejectCode.INVALID,
-          "regions");
+          "volume would have 8796093022208 portions");
       reject(activeCluster(2), createVolume("v", Long.MAX_VALUE, 2), RejectCode.INVALID,
-          "regions");
+          "below the minimum");
       ClusterState one = accept(activeCluster(2),
           createVolume("v", Long.MAX_VALUE, Long.MAX_VALUE));
       assertThat(one.volumes().get("v").regionCount()).isEqualTo(1);

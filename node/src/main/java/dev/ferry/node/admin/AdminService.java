@@ -73,6 +73,7 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
   private final String nodeId;
   private final RaftNode raft;
   private final long defaultRegionSize;
+  private final dev.ferry.node.config.NodeConfig.VolumeLimits volumeLimits;
   private final Coordinator coordinator;
   private final Clock clock;
   /** A secondary's address to empty if it answers, else why not. */
@@ -80,15 +81,25 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
 
   public AdminService(String nodeId, RaftNode raft, long defaultRegionSize, Coordinator coordinator,
       Clock clock) {
-    this(nodeId, raft, defaultRegionSize, coordinator, clock,
+    this(nodeId, raft, defaultRegionSize, dev.ferry.node.config.NodeConfig.VolumeLimits.DEFAULTS,
+        coordinator, clock);
+  }
+
+  /** {@code volumeLimits}: put in every CreateVolume; the state machine checks them. */
+  public AdminService(String nodeId, RaftNode raft, long defaultRegionSize,
+      dev.ferry.node.config.NodeConfig.VolumeLimits volumeLimits, Coordinator coordinator,
+      Clock clock) {
+    this(nodeId, raft, defaultRegionSize, volumeLimits, coordinator, clock,
         a -> probeSecondary(a, SECONDARY_PROBE_DEADLINE));
   }
 
-  AdminService(String nodeId, RaftNode raft, long defaultRegionSize, Coordinator coordinator,
+  AdminService(String nodeId, RaftNode raft, long defaultRegionSize,
+      dev.ferry.node.config.NodeConfig.VolumeLimits volumeLimits, Coordinator coordinator,
       Clock clock, Function<String, Optional<String>> secondaryProbe) {
     this.nodeId = nodeId;
     this.raft = raft;
     this.defaultRegionSize = defaultRegionSize;
+    this.volumeLimits = volumeLimits;
     this.coordinator = coordinator;
     this.clock = clock;
     this.secondaryProbe = secondaryProbe;
@@ -235,7 +246,10 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
     }
     submit(Command.newBuilder().setCreateVolume(CreateVolume.newBuilder().setName(r.getName())
         .setSizeBytes(r.getSizeBytes()).setRegionSizeBytes(regionSize)
-        .setSecondary(r.getSecondary())).build(), out);
+        .setSecondary(r.getSecondary())
+        .setMinRegionSizeBytes(volumeLimits.minRegionSize())
+        .setMaxPortionsPerVolume(volumeLimits.maxPortionsPerVolume())
+        .setMaxPortionsPerCluster(volumeLimits.maxPortionsPerCluster())).build(), out);
   }
 
   @Override

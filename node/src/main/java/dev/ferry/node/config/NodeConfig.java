@@ -34,7 +34,21 @@ public record NodeConfig(
     Duration ctsPeriod,
     Duration heartbeatInterval,
     Duration failureTimeout,
-    HostAndPort metricsListen) {
+    HostAndPort metricsListen,
+    VolumeLimits volumeLimits) {
+
+  /**
+   * The bounds this node's Admin service puts in every CreateVolume it proposes (the state
+   * machine checks them, in log order; see ControlLimits). Give every node the same values:
+   * the node that takes the command decides which apply.
+   */
+  public record VolumeLimits(long minRegionSize, long maxPortionsPerVolume,
+      long maxPortionsPerCluster) {
+    public static final VolumeLimits DEFAULTS = new VolumeLimits(
+        dev.ferry.control.ControlLimits.DEFAULT_MIN_REGION_SIZE,
+        dev.ferry.control.ControlLimits.DEFAULT_MAX_PORTIONS_PER_VOLUME,
+        dev.ferry.control.ControlLimits.MAX_PORTIONS_PER_CLUSTER);
+  }
 
   /** Settings of the data path: ingest, mirroring, forwarding and the journal. */
   public record DataPathConfig(
@@ -69,6 +83,12 @@ public record NodeConfig(
               "how often the leader's coordinator looks for work (joining members, balance)"})
           .put("volume.default.region.size", new String[] {"64MiB",
               "region (portion) size of volumes created without --region-size"})
+          .put("volume.min.region.size", new String[] {"1MiB",
+              "smallest region size a volume may be created with (at least 4KiB)"})
+          .put("volume.max.portions", new String[] {"65536",
+              "most portions (regions) one volume may have (1..262144)"})
+          .put("cluster.max.portions", new String[] {"262144",
+              "most portions all volumes together may have (1..262144)"})
           .put("cts.period", new String[] {"250ms",
               "length of an epoch (consistent transaction set): how often the leader runs the barrier;"
                   + " a period set with 'ferry admin cts-period' wins over it cluster-wide"})
@@ -167,7 +187,33 @@ public record NodeConfig(
         join, min, max, snapshotEvery, duration(v, "coordinator.tick"), regionSize,
         dataPath(v, base, dir), duration(v, "cts.period"),
         duration(v, "failure.heartbeat.interval"), duration(v, "failure.timeout"),
-        v.get("metrics.listen").isBlank() ? null : address("metrics.listen", v.get("metrics.listen")));
+        v.get("metrics.listen").isBlank() ? null : address("metrics.listen", v.get("metrics.listen")),
+        volumeLimits(v));
+  }
+
+  private static VolumeLimits volumeLimits(Map<String, String> v) {
+    long minRegion = positiveSize(v, "volume.min.region.size");
+    if (minRegion < dev.ferry.control.ControlLimits.MIN_REGION_SIZE_FLOOR) {
+      throw new IllegalArgumentException("volume.min.region.size must be at least 4KiB, got '"
+          + v.get("volume.min.region.size") + "'");
+    }
+    return new VolumeLimits(minRegion, portions(v, "volume.max.portions"),
+        portions(v, "cluster.max.portions"));
+  }
+
+  private static long portions(Map<String, String> v, String key) {
+    long n;
+    try {
+      n = Long.parseLong(v.get(key));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(key + ": '" + v.get(key) + "' is not a whole number");
+    }
+    long ceiling = dev.ferry.control.ControlLimits.MAX_PORTIONS_PER_CLUSTER;
+    if (n < 1 || n > ceiling) {
+      throw new IllegalArgumentException(key + " must be between 1 and " + ceiling
+          + " (barrier messages grow with the portions), got " + n);
+    }
+    return n;
   }
 
   private static DataPathConfig dataPath(Map<String, String> v, Path base, Path nodeDir) {

@@ -16,7 +16,9 @@ final class Channels implements AutoCloseable {
   ManagedChannel to(String address) {
     return byAddress.computeIfAbsent(address, a -> {
       HostAndPort hp = HostAndPort.fromString(a);
-      return NettyChannelBuilder.forAddress(hp.getHost(), hp.getPort()).usePlaintext().build();
+      // Seal replies grow with the portions (ControlLimits)
+      return NettyChannelBuilder.forAddress(hp.getHost(), hp.getPort()).usePlaintext()
+          .maxInboundMessageSize(dev.ferry.control.ControlLimits.MAX_PEER_MESSAGE_BYTES).build();
     });
   }
 

@@ -668,7 +668,7 @@ public final class DataPlane implements AutoCloseable {
   /** Claims 2–4: store the second copy here, forward to the owner, record its sequence number. */
   private Held writeAsForwarder(ClusterState s, Portion p, String owner,
       UpdateKey key, Held h, Update.Builder update, byte[] bytes) throws StatusException {
-    if (h == null) {
+    if (h == null || refusedForSpace(h)) {
       h = new Held(RecordType.FORWARDED, p, update.getCrc32C(), List.of(owner), null);
       h.offset = update.getOffset();
       h.durable = store(h, key, update, bytes, new SequenceNumber(0, 0));
@@ -1250,7 +1250,8 @@ public final class DataPlane implements AutoCloseable {
       Held h = held.get(key);
       // a copy held for a former owner is journaled again for the new one (claim 14): a
       // failure of the new owner must hand it over
-      if (h == null || h.role != RecordType.MIRROR || !h.peers.equals(List.of(r.getSender()))) {
+      if (h == null || h.role != RecordType.MIRROR || !h.peers.equals(List.of(r.getSender()))
+          || refusedForSpace(h)) {
         h = new Held(RecordType.MIRROR, p, u.getCrc32C(), List.of(r.getSender()), seq);
         h.offset = u.getOffset();
         h.durable = store(h, key, u.toBuilder(), bytes, seq);
@@ -1553,14 +1554,46 @@ public final class DataPlane implements AutoCloseable {
       }
       throw journalStatus(cause);
     }
-    if (h.role == RecordType.OWNED) {
+    Numbered entry = h.role != RecordType.OWNED ? null
+        : new Numbered(key, seq.n(), u.getOffset(), bytes.length, h.crc32c, f);
+    if (entry != null) {
       numbered.computeIfAbsent(new PortionEpoch(h.portion, seq.epoch()), k -> new ArrayList<>())
-          .add(new Numbered(key, seq.n(), u.getOffset(), bytes.length, h.crc32c, f));
+          .add(entry);
     }
     h.where = f;
-    return f.<Void>thenApply(at -> null).exceptionally(e -> {
-      throw new CompletionException(journalStatus(e));
+    CompletableFuture<Void> durable = new CompletableFuture<>();
+    f.whenComplete((at, e) -> {
+      if (e == null) {
+        durable.complete(null);
+        return;
+      }
+      // refused by a full disk (any other journal failure halts the node): this copy does not
+      // exist, so the update leaves the watermark, before a Seal waiting for it goes on
+      Runnable drop = () -> {
+        if (entry != null) {
+          List<Numbered> list = numbered.get(new PortionEpoch(h.portion, seq.epoch()));
+          if (list != null) {
+            list.removeIf(x -> x == entry);
+          }
+        }
+        durable.completeExceptionally(new CompletionException(journalStatus(e)));
+      };
+      try {
+        thread.execute(drop);
+      } catch (java.util.concurrent.RejectedExecutionException closed) {
+        durable.completeExceptionally(new CompletionException(journalStatus(e)));
+      }
     });
+    return durable;
+  }
+
+  /**
+   * Whether this node's copy was refused by a full journal (its budget or its disk): nothing of
+   * it is stored, so a retry of the write stores it again.
+   */
+  private static boolean refusedForSpace(Held h) {
+    return h.where != null && h.where.isCompletedExceptionally()
+        && h.where.handle((at, e) -> e).join() instanceof JournalFullException;
   }
 
   private static StatusException journalStatus(Throwable e) {

@@ -67,10 +67,15 @@ import org.apache.logging.log4j.Logger;
  * when it is closed for the next one and at {@link #close}, so a crash can only tear the last
  * segment.
  *
- * <p>Faults: a failed write or force is fatal and never retried (after a failed fsync the kernel
- * may have dropped the dirty pages; a later fsync that succeeds proves nothing). Every pending
- * and later append fails with {@link JournalFailedException}, the writer stops, and
- * {@code onFatal} is called once.
+ * <p>Faults: a failed force is fatal and never retried (after a failed fsync the kernel may have
+ * dropped the dirty pages; a later fsync that succeeds proves nothing), and so is a failed write
+ * for any reason but a full disk. Every pending and later append fails with
+ * {@link JournalFailedException}, the writer stops, and {@code onFatal} is called once. A full
+ * disk (ENOSPC, EDQUOT) when writing a batch or creating a segment is not fatal: the appends
+ * from the run it hit on fail with {@link JournalDiskFullException}, the segment is truncated
+ * back to the end of its last complete record and forced (a half-made segment is deleted), and
+ * the next append is tried as usual, so the journal writes again once there is space. The cut
+ * bytes belong only to appends that fail; none was forced or acknowledged.
  *
  * <p>Recovery at open reads the segments in order and verifies each record's magic, length and
  * CRC. In the last segment, a torn tail is cut and logged: trailing zero bytes, a record the file
@@ -98,7 +103,8 @@ public final class Journal implements AutoCloseable {
     void fail(Throwable cause);
   }
 
-  private record Append(JournalRecord record, ByteBuffer bytes,
+  /** {@code size}: the encoded record's bytes (the buffer's remaining bytes before writing). */
+  private record Append(JournalRecord record, ByteBuffer bytes, int size,
       CompletableFuture<JournalLocation> done) implements Op {
     @Override
     public void fail(Throwable cause) {
@@ -138,8 +144,13 @@ public final class Journal implements AutoCloseable {
 
   /** Writer thread only. */
   private final Segments segments;
-  /** The active segment's channel; writer thread only. */
+  /**
+   * The active segment's channel; null after a roll could not create the next segment (disk
+   * full). Writer thread only.
+   */
   private FileChannel active;
+  /** The last batch met a full disk: logged once until a write succeeds again. Writer only. */
+  private boolean diskFull;
   /** Read channels of segments, opened by {@link #read}; guarded by itself. */
   private final java.util.Map<Path, FileChannel> readers = new java.util.HashMap<>();
 
@@ -201,7 +212,7 @@ public final class Journal implements AutoCloseable {
     if (size > options.segmentBytes() - Segment.HEADER_BYTES) {
       return CompletableFuture.failedFuture(tooLarge(size));
     }
-    Append op = new Append(record, bytes, new CompletableFuture<>());
+    Append op = new Append(record, bytes, size, new CompletableFuture<>());
     synchronized (lock) {
       if (failure != null) {
         return CompletableFuture.failedFuture(failure);
@@ -344,7 +355,9 @@ public final class Journal implements AutoCloseable {
       if (op instanceof Release r) {
         release(r);
       } else {
-        force(segments.active());
+        if (active != null) {
+          force(segments.active());
+        }
         closeActive();
         return false;
       }
@@ -353,44 +366,117 @@ public final class Journal implements AutoCloseable {
     return true;
   }
 
-  /** Writes the appends, forces once if sync, then completes their futures. */
+  /**
+   * Writes the appends (one gathering write per segment), forces once if sync, then completes
+   * their futures. A full disk fails the appends from the run it hit on with
+   * {@link JournalDiskFullException}, after cutting the segment back (see {@link #cutBack});
+   * the appends of earlier runs, in segments closed (and forced) by a roll, complete normally.
+   */
   private void commit(List<Append> appends) throws JournalFailedException {
     if (appends.isEmpty()) {
       return;
     }
-    List<ByteBuffer> run = new ArrayList<>(appends.size());
     List<JournalLocation> at = new ArrayList<>(appends.size());
-    for (Append a : appends) {
-      int size = a.bytes().remaining();
-      if (segments.active().bytes + size > options.segmentBytes()) {
-        write(run);
-        run.clear();
-        roll();
+    int i = 0;
+    JournalDiskFullException full = null;
+    try {
+      while (i < appends.size()) {
+        if (active == null || segments.active().bytes + appends.get(i).size()
+            > options.segmentBytes()) {
+          roll();
+        }
+        Segment s = segments.active();
+        long start = s.bytes;
+        long end = start;
+        int j = i;
+        while (j < appends.size() && end + appends.get(j).size() <= options.segmentBytes()) {
+          end += appends.get(j).size();
+          j++;
+        }
+        write(appends.subList(i, j), start, end - start);
+        // accounted only once written: a run cut back leaves the segment as it was
+        for (Append a : appends.subList(i, j)) {
+          at.add(new JournalLocation(s.file, s.bytes, a.size()));
+          segments.account(a.record(), s, a.size());
+        }
+        i = j;
       }
-      run.add(a.bytes());
-      at.add(new JournalLocation(segments.active().file, segments.active().bytes, size));
-      segments.account(a.record(), segments.active(), size);
+    } catch (JournalDiskFullException e) {
+      full = e;
     }
-    write(run);
-    if (options.sync()) {
-      force(segments.active());
+    if (full != null) {
+      refuse(appends.subList(i, appends.size()), full);
+      // the runs before the refused one lie in segments that a roll forced and closed
+    } else {
+      if (options.sync()) {
+        force(segments.active());
+      }
+      if (diskFull) {
+        diskFull = false;
+        LOG.info("journal {}: writing again after the disk was full", dir);
+      }
     }
-    for (int i = 0; i < appends.size(); i++) {
-      appends.get(i).done().complete(at.get(i));
+    for (int k = 0; k < i; k++) {
+      appends.get(k).done().complete(at.get(k));
     }
   }
 
-  private void write(List<ByteBuffer> run) throws JournalFailedException {
-    ByteBuffer[] buffers = run.toArray(ByteBuffer[]::new);
-    long size = run.stream().mapToLong(ByteBuffer::remaining).sum();
+  /** Fails appends refused by a full disk; their budget claim is given back. */
+  private void refuse(List<Append> refused, JournalDiskFullException full) {
+    long bytes = refused.stream().mapToLong(Append::size).sum();
+    synchronized (lock) {
+      claimedBytes -= bytes;
+    }
+    if (!diskFull) {
+      diskFull = true;
+      LOG.warn("{}: {} append(s) refused; later appends are tried again", full.getMessage(),
+          refused.size());
+    } else {
+      LOG.debug("{}: {} append(s) refused", full.getMessage(), refused.size());
+    }
+    refused.forEach(a -> a.done().completeExceptionally(full));
+  }
+
+  /**
+   * Writes one run of appends at {@code start} of the active segment. On a full disk, cuts the
+   * segment back to {@code start} and throws JournalDiskFullException; any other error is fatal.
+   */
+  private void write(List<Append> run, long start, long size) throws JournalFailedException,
+      JournalDiskFullException {
+    ByteBuffer[] buffers = run.stream().map(Append::bytes).toArray(ByteBuffer[]::new);
     try {
       for (long written = 0; written < size; ) {
         written += active.write(buffers);
       }
     } catch (IOException e) {
-      throw new JournalFailedException(segments.active().file, e);
+      if (!JournalDiskFullException.isDiskFull(e)) {
+        throw new JournalFailedException(segments.active().file, e);
+      }
+      cutBack(start, e);
+      throw new JournalDiskFullException(dir, e);
     }
     diskBytes.addAndGet(size);
+  }
+
+  /**
+   * After a write the disk refused: truncates the active segment to {@code length}, the end of
+   * its last record written completely before this run, and forces that. Safe: the bytes cut
+   * belong to appends that are about to fail, none of them was forced or acknowledged, and
+   * every earlier record stays as it was. The force makes the cut durable before anything is
+   * written over the same offsets, so a crash can never leave pieces of the refused run between
+   * records written later (which recovery would have to call corruption). A failed truncate or
+   * force is fatal, like any force.
+   */
+  private void cutBack(long length, IOException cause) throws JournalFailedException {
+    Path file = segments.active().file;
+    try {
+      active.truncate(length);
+      active.position(length);
+    } catch (IOException e) {
+      e.addSuppressed(cause);
+      throw new JournalFailedException(file, e);
+    }
+    force(segments.active());
   }
 
   private void force(Segment s) throws JournalFailedException {
@@ -401,16 +487,34 @@ public final class Journal implements AutoCloseable {
     }
   }
 
-  /** Closes the full active segment (forced, in either mode) and starts the next one. */
-  private void roll() throws JournalFailedException {
+  /**
+   * Closes the full active segment (forced, in either mode) and starts the next one. A full disk
+   * while creating it deletes the file again and throws JournalDiskFullException, leaving no
+   * active channel: the next append tries to create the segment again.
+   */
+  private void roll() throws JournalFailedException, JournalDiskFullException {
     Segment full = segments.active();
-    force(full);
-    closeActive();
+    if (active != null) {
+      force(full);
+      closeActive();
+      active = null;
+    }
     Segment next = Segment.named(dir, full.endRecord());
     try {
       active = next.create(options.disk());
     } catch (IOException e) {
-      throw new JournalFailedException(next.file, e);
+      if (!JournalDiskFullException.isDiskFull(e)) {
+        throw new JournalFailedException(next.file, e);
+      }
+      try {
+        // the file may exist with part of a header: recovery would cut it, but a retry of
+        // CREATE_NEW could not create it again
+        Files.deleteIfExists(next.file);
+      } catch (IOException d) {
+        d.addSuppressed(e);
+        throw new JournalFailedException(next.file, d);
+      }
+      throw new JournalDiskFullException(dir, e);
     }
     segments.add(next);
     diskBytes.addAndGet(next.bytes);
@@ -420,6 +524,9 @@ public final class Journal implements AutoCloseable {
   }
 
   private void closeActive() throws JournalFailedException {
+    if (active == null) {
+      return; // a segment could not be created (disk full): nothing is open
+    }
     try {
       active.close();
     } catch (IOException e) {
@@ -477,7 +584,9 @@ public final class Journal implements AutoCloseable {
     }
     stranded.forEach(op -> op.fail(e));
     try {
-      active.close();
+      if (active != null) {
+        active.close();
+      }
     } catch (IOException | RuntimeException ignored) {
       // the journal is dead already; the cause that matters is e
     }

@@ -42,6 +42,7 @@ import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.RaftServerConfigKeys;
 import org.apache.ratis.server.storage.RaftStorage;
 import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.util.SizeInBytes;
 import org.apache.ratis.util.TimeDuration;
 
 /**
@@ -99,6 +100,14 @@ public final class RaftNode implements Closeable {
     RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(properties, config.snapshotEvery());
     RaftServerConfigKeys.Snapshot.setRetentionFileNum(properties, 2); // the latest two suffice
     RaftClientConfigKeys.Rpc.setRequestTimeout(properties, TimeDuration.valueOf(3, TimeUnit.SECONDS));
+    // a CloseEpoch grows with the portions (ControlLimits): Ratis refuses an entry past the
+    // appender limit (4 MiB by default); its write buffer must exceed that limit + 8 bytes, the
+    // gRPC frames and log segments must hold such an entry
+    long entry = dev.ferry.control.ControlLimits.MAX_RAFT_ENTRY_BYTES;
+    RaftServerConfigKeys.Log.Appender.setBufferByteLimit(properties, SizeInBytes.valueOf(entry));
+    RaftServerConfigKeys.Log.setWriteBufferSize(properties, SizeInBytes.valueOf(entry + (1 << 20)));
+    GrpcConfigKeys.setMessageSizeMax(properties, SizeInBytes.valueOf(entry + (4 << 20)));
+    RaftServerConfigKeys.Log.setSegmentSizeMax(properties, SizeInBytes.valueOf(2 * entry));
     boolean recover = hasStorage();
     RaftGroup group = RaftGroup.valueOf(groupId, initialPeers);
     server = RaftServer.newBuilder()

@@ -106,6 +106,14 @@ class AdminServiceTest {
     assertRejected(c -> c.createVolume("tiny", 1 << 20, 2 << 20, ""),
         Status.Code.INVALID_ARGUMENT,
         "region size 2097152 bytes is larger than the volume size 1048576 bytes");
+    // issue 10: 1,048,576 one-byte portions once stopped the cluster; the minimum is the node's
+    // volume.min.region.size (InProcessCluster sets 4KiB), carried in the command
+    assertRejected(c -> c.createVolume("dust", 1 << 20, 1, ""),
+        Status.Code.INVALID_ARGUMENT,
+        "region size 1 B is below the minimum 4 KiB (volume.min.region.size)");
+    assertRejected(c -> c.createVolume("wide", 65_537L << 20, 1 << 20, ""),
+        Status.Code.INVALID_ARGUMENT, "volume would have 65537 portions, more than the maximum"
+            + " 65536 per volume (volume.max.portions); use a region size of at least 2 MiB");
     assertRejected(c -> c.drainMember("n9"), Status.Code.NOT_FOUND, "unknown member 'n9'");
     assertRejected(c -> c.removeMember("n2"), Status.Code.FAILED_PRECONDITION,
         "member n2 is ACTIVE; drain it first (or it must have failed)");

@@ -58,6 +58,24 @@ class NodeConfigTest {
         .hasMessageContaining("raft.election.timeout.max");
     assertThatThrownBy(() -> NodeConfig.fromMap(Map.of("raft.snapshot.every", "0"), tmp))
         .hasMessageContaining("raft.snapshot.every");
+    assertThatThrownBy(() -> NodeConfig.fromMap(Map.of("volume.min.region.size", "1KiB"), tmp))
+        .hasMessageContaining("volume.min.region.size must be at least 4KiB");
+    assertThatThrownBy(() -> NodeConfig.fromMap(Map.of("volume.max.portions", "0"), tmp))
+        .hasMessageContaining("volume.max.portions must be between 1 and 262144");
+    assertThatThrownBy(() -> NodeConfig.fromMap(Map.of("cluster.max.portions", "300000"), tmp))
+        .hasMessageContaining("cluster.max.portions must be between 1 and 262144");
+    assertThatThrownBy(() -> NodeConfig.fromMap(Map.of("cluster.max.portions", "many"), tmp))
+        .hasMessageContaining("cluster.max.portions: 'many' is not a whole number");
+  }
+
+  @Test
+  void volumeLimitsDefaultToTheStateMachinesAndCanBeSet() {
+    assertThat(NodeConfig.fromMap(Map.of(), tmp).volumeLimits())
+        .isEqualTo(new NodeConfig.VolumeLimits(1 << 20, 65_536, 262_144))
+        .isEqualTo(NodeConfig.VolumeLimits.DEFAULTS);
+    assertThat(NodeConfig.fromMap(Map.of("volume.min.region.size", "4MiB",
+        "volume.max.portions", "1000", "cluster.max.portions", "5000"), tmp).volumeLimits())
+        .isEqualTo(new NodeConfig.VolumeLimits(4 << 20, 1000, 5000));
   }
 
   @Test

@@ -17,7 +17,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * The real disk, with hooks on the segment files: it counts forces, can run a fault before a
  * force or a write (block, throw), and can stop a gathering write halfway, as a crash would.
- * Directory forces are neither counted nor hooked.
+ * Directory forces are neither counted nor hooked. It can also play a disk with little space
+ * left ({@link #spaceLeft}): writes to segment files take what fits, then fail with ENOSPC.
  */
 public final class FaultyDisk implements Disk {
   /** Runs on the writer thread before the operation; may block or throw. */
@@ -31,11 +32,36 @@ public final class FaultyDisk implements Disk {
   private volatile Fault beforeWrite = file -> { };
   private volatile Gate tearNextWriteUntil;
   private volatile int tearMinRecords;
+  /** Bytes segment writes may still take; unlimited by default. Guarded by this. */
+  private long spaceLeft = Long.MAX_VALUE;
 
   @Override
   public FileChannel open(Path file, OpenOption... options) throws IOException {
     FileChannel real = FileChannel.open(file, options);
     return Segment.firstRecordOf(file).isPresent() ? new HookedChannel(file, real) : real;
+  }
+
+  /**
+   * From now on, writes to segment files may take {@code bytes} more bytes in all: a write that
+   * does not fit writes the bytes that do (a short write), the next fails with an IOException
+   * "No space left on device", as Linux reports ENOSPC. Truncating gives nothing back; call this
+   * again to free space. {@code Long.MAX_VALUE}: unlimited.
+   */
+  public synchronized void spaceLeft(long bytes) {
+    spaceLeft = bytes;
+  }
+
+  /** How many bytes a write of {@code wanted} may take now; throws ENOSPC if none. */
+  private synchronized long take(long wanted) throws IOException {
+    if (wanted == 0 || spaceLeft == Long.MAX_VALUE) {
+      return wanted;
+    }
+    if (spaceLeft == 0) {
+      throw new IOException("No space left on device");
+    }
+    long granted = Math.min(wanted, spaceLeft);
+    spaceLeft -= granted;
+    return granted;
   }
 
   public int segmentForces() {
@@ -106,7 +132,10 @@ public final class FaultyDisk implements Disk {
     @Override
     public int write(ByteBuffer src) throws IOException {
       beforeWrite.hit(file);
-      return real.write(src);
+      int granted = (int) take(src.remaining());
+      int w = real.write(src.slice(src.position(), granted));
+      src.position(src.position() + w);
+      return w;
     }
 
     @Override
@@ -114,7 +143,22 @@ public final class FaultyDisk implements Disk {
       beforeWrite.hit(file);
       Gate gate = tearNextWriteUntil;
       if (gate == null || length < tearMinRecords) {
-        return real.write(srcs, offset, length);
+        long wanted = 0;
+        for (int i = offset; i < offset + length; i++) {
+          wanted += srcs[i].remaining();
+        }
+        long granted = take(wanted);
+        if (granted == wanted) {
+          return real.write(srcs, offset, length);
+        }
+        long written = 0;
+        for (int i = offset; i < offset + length && written < granted; i++) {
+          int part = (int) Math.min(granted - written, srcs[i].remaining());
+          int w = real.write(srcs[i].slice(srcs[i].position(), part));
+          srcs[i].position(srcs[i].position() + w);
+          written += w;
+        }
+        return written;
       }
       tearNextWriteUntil = null;
       long half = 0;
@@ -134,7 +178,10 @@ public final class FaultyDisk implements Disk {
     @Override
     public int write(ByteBuffer src, long position) throws IOException {
       beforeWrite.hit(file);
-      return real.write(src, position);
+      int granted = (int) take(src.remaining());
+      int w = real.write(src.slice(src.position(), granted), position);
+      src.position(src.position() + w);
+      return w;
     }
 
     @Override

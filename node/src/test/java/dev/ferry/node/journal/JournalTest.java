@@ -148,11 +148,11 @@ class JournalTest {
         new JournalOptions(1 << 20, 1L << 30, true, disk, e -> fatalCalls.incrementAndGet());
     try (Journal journal = Journal.open(dir, options, r -> { })) {
       disk.beforeWrite(file -> {
-        throw new IOException("injected ENOSPC");
+        throw new IOException("injected EIO");
       });
       assertThat(journal.append(owned(0, 1))).failsWithin(Duration.ofSeconds(5))
           .withThrowableThat().havingCause().isInstanceOf(JournalFailedException.class)
-          .withMessageContaining("injected ENOSPC");
+          .withMessageContaining("injected EIO");
       assertThat(journal.append(owned(1, 1))).isCompletedExceptionally();
     }
     assertThat(fatalCalls).hasValue(1);
