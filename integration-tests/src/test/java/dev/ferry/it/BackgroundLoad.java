@@ -27,11 +27,47 @@ final class BackgroundLoad implements AutoCloseable {
   private final Path err;
   final Path ledger;
 
+  /** Samples the ledger's growth: the longest time without any ack while the load ran. */
+  private final Thread gapWatch;
+  private volatile long longestGapMillis;
+
   private BackgroundLoad(Process process, Path out, Path err, Path ledger) {
     this.process = process;
     this.out = out;
     this.err = err;
     this.ledger = ledger;
+    this.gapWatch = new Thread(this::watchGaps, "ack-gap-watch");
+    gapWatch.setDaemon(true);
+    gapWatch.start();
+  }
+
+  private void watchGaps() {
+    long lastSize = -1;
+    long lastGrowth = System.nanoTime();
+    try {
+      while (process.isAlive()) {
+        long size = ledgerBytes();
+        long now = System.nanoTime();
+        if (size != lastSize) {
+          if (lastSize > ACKS_BYTES) { // from the first acks on: start-up is not a gap
+            longestGapMillis = Math.max(longestGapMillis, (now - lastGrowth) / 1_000_000);
+          }
+          lastSize = size;
+          lastGrowth = now;
+        }
+        Thread.sleep(50); // a sampling period, not a wait for a condition
+      }
+    } catch (IOException | InterruptedException e) {
+      // the test is over
+    }
+  }
+
+  /**
+   * The longest time, in ms, between two acknowledged writes seen in the ledger (sampled every
+   * 50 ms) since the load was started.
+   */
+  long longestAckGapMillis() {
+    return longestGapMillis;
   }
 
   /** 4 KiB writes in 8 dependent chains over {@code volumes}, every ack in {@code ledger}. */
