@@ -140,10 +140,9 @@ public final class DataPlane implements AutoCloseable {
   private final Map<Portion, Set<Awaited>> adopting = new HashMap<>();
   /** Per failed member, who has sent its last handoff here (it may come before we expect it). */
   private final Map<String, Set<String>> handoffsDone = new HashMap<>();
+  // (keyed by the failed incarnation, "id#incarnation": a member can fail, rejoin, fail again)
   /** Portions this node took over from a failed owner (their closed epochs may need amending). */
-  private final Set<Portion> takenOver = new HashSet<>();
-  /** The open epoch when this node last took portions over: later ones are its own. */
-  private long takenOverThrough;
+  private final Map<Portion, Long> takenOverAt = new HashMap<>();
   /** Watermark amendments proposed and not yet answered. */
   private final Set<PortionEpoch> amending = new HashSet<>();
   /** Failed members (id#incarnation) whose updates this node has handed over since it started. */
@@ -168,7 +167,10 @@ public final class DataPlane implements AutoCloseable {
 
   private record PortionEpoch(Portion portion, long epoch) {}
 
-  /** A handoff a new owner waits for: {@code sender}'s copies of {@code failed}'s updates. */
+  /**
+   * A handoff a new owner waits for: {@code sender}'s copies of the updates of {@code failed}
+   * (an incarnation tag, "id#incarnation").
+   */
   private record Awaited(String failed, String sender) {}
 
   /** Portions whose owner changes with CloseEpoch(epoch). */
@@ -602,6 +604,7 @@ public final class DataPlane implements AutoCloseable {
       if (s.consistentEpoch() > releasedEpoch) {
         releasedEpoch = s.consistentEpoch();
         numbered.keySet().removeIf(pe -> pe.epoch() <= releasedEpoch);
+        takenOverAt.values().removeIf(e -> e <= releasedEpoch);
         lastN.keySet().removeIf(pe -> pe.epoch() <= releasedEpoch);
         // a retry can come for a while after its epoch was applied: keep the key that long
         long forget = releasedEpoch - RETRY_MEMORY_EPOCHS;
@@ -730,19 +733,19 @@ public final class DataPlane implements AutoCloseable {
     // a member handing over to us that failed too will not finish: stop waiting for it
     adopting.values().forEach(a -> a.removeIf(w -> !live(s, w.sender())));
     adopting.values().removeIf(Set::isEmpty);
-    List<String> newlyFailed = new ArrayList<>();
+    List<Member> newlyFailed = new ArrayList<>();
     for (Member failed : s.members().values()) {
       String tag = incarnationTag(failed);
       if (failed.state() != MemberState.FAILED || handedOver.contains(tag)) {
         continue;
       }
       handedOver.add(tag);
-      newlyFailed.add(failed.id());
+      newlyFailed.add(failed);
       // what this node holds is handed over even while it catches up after a restart (the
       // new owner waits for it); taking over and re-mirroring only once it takes part in
       // epochs, not for failures replayed from the Raft log
       if (before != null && inBarrier) {
-        expectHandoffs(before, s, failed.id());
+        expectHandoffs(before, s, failed);
       }
     }
     if (newlyFailed.isEmpty()) {
@@ -761,15 +764,16 @@ public final class DataPlane implements AutoCloseable {
   }
 
   /** {@code p}'s writes wait for each sender's handoff of {@code failed}'s copies not yet here. */
-  private void awaitHandoff(ClusterState s, Portion p, String failed, Set<String> senders) {
-    Set<String> done = handoffsDone.getOrDefault(failed, Set.of());
+  private void awaitHandoff(ClusterState s, Portion p, Member failed, Set<String> senders) {
+    String tag = incarnationTag(failed);
+    Set<String> done = handoffsDone.getOrDefault(tag, Set.of());
     for (String sender : senders) {
       if (!done.contains(sender)) {
-        adopting.computeIfAbsent(p, k -> new HashSet<>()).add(new Awaited(failed, sender));
+        adopting.computeIfAbsent(p, k -> new HashSet<>()).add(new Awaited(tag, sender));
       }
     }
-    takenOver.add(p);
-    takenOverThrough = Math.max(takenOverThrough, s.openEpoch());
+    // closed epochs up to this one may hold the failed owner's updates of p: staged from here
+    takenOverAt.merge(p, s.openEpoch(), Math::max);
   }
 
   /**
@@ -796,15 +800,15 @@ public final class DataPlane implements AutoCloseable {
       s.assignment().forEach((volume, a) -> {
         for (int r = 0; r < a.regions(); r++) {
           if (self.equals(a.owner(r))) {
-            awaitHandoff(s, new Portion(volume, r), f.id(), senders);
+            awaitHandoff(s, new Portion(volume, r), f, senders);
           }
         }
       });
       for (String sender : senders) {
         if (sender.equals(self)) {
-          handOver(s, List.of(f.id()), self);
-        } else if (!handoffsDone.getOrDefault(f.id(), Set.of()).contains(sender)) {
-          askForHandoff(sender, f.id(), 0);
+          handOver(s, List.of(f), self);
+        } else if (!handoffsDone.getOrDefault(incarnationTag(f), Set.of()).contains(sender)) {
+          askForHandoff(sender, f, 0);
         }
       }
       LOG.info("first barrier since start: {} failed in epoch {}, not settled; the portions"
@@ -815,16 +819,16 @@ public final class DataPlane implements AutoCloseable {
   }
 
   /** Asks {@code sender} to send its handoff for {@code failed} again; retried while it lives. */
-  private void askForHandoff(String sender, String failed, int attempt) {
+  private void askForHandoff(String sender, Member failed, int attempt) {
     ClusterState s = state.get();
     Member m = s.members().get(sender);
-    if (!live(s, sender) || !adopting.values().stream()
-        .anyMatch(a -> a.contains(new Awaited(failed, sender)))) {
+    Awaited awaited = new Awaited(incarnationTag(failed), sender);
+    if (!live(s, sender) || adopting.values().stream().noneMatch(a -> a.contains(awaited))) {
       return;
     }
     links.askForHandoff(sender, HostAndPort.fromString(m.address()),
             dev.ferry.proto.peer.ResendHandoffRequest.newBuilder().setSender(self)
-                .setFailed(failed).build())
+                .setFailed(failed.id()).setFailedIncarnation(failed.incarnation()).build())
         .whenCompleteAsync((v, e) -> {
           if (e != null) {
             if (attempt % 10 == 9) {
@@ -842,12 +846,14 @@ public final class DataPlane implements AutoCloseable {
    * ResendHandoff from {@code asker}: sends it again what this node holds of {@code failed}'s
    * un-applied updates for the portions it owns, with done (also when there is nothing).
    */
-  public CompletableFuture<Void> resendHandoff(String asker, String failed) {
+  public CompletableFuture<Void> resendHandoff(String asker, String failed, long incarnation) {
     return CompletableFuture.runAsync(() -> {
       ClusterState s = state.get();
       Member f = s.members().get(failed);
-      if (f != null && f.state() == MemberState.FAILED && live(s, asker)) {
-        handOver(s, List.of(failed), asker);
+      if (f != null && live(s, asker)) {
+        // that incarnation, even if the member has come back since as a later one
+        handOver(s, List.of(new Member(f.id(), f.address(), MemberState.FAILED,
+            incarnation == 0 ? f.incarnation() : incarnation, f.ingestAddress())), asker);
       }
     }, thread);
   }
@@ -863,19 +869,20 @@ public final class DataPlane implements AutoCloseable {
   }
 
   /** The portions {@code failed} owned in {@code before} that this node owns in {@code s}. */
-  private void expectHandoffs(ClusterState before, ClusterState s, String failed) {
+  private void expectHandoffs(ClusterState before, ClusterState s, Member failed) {
     Set<String> senders = liveMembers(s);
     s.assignment().forEach((volume, now) -> {
       VolumeAssignment was = before.assignment().get(volume);
       for (int r = 0; was != null && r < now.regions() && r < was.regions(); r++) {
-        if (failed.equals(was.owner(r)) && self.equals(now.owner(r))) {
+        if (failed.id().equals(was.owner(r)) && self.equals(now.owner(r))) {
           awaitHandoff(s, new Portion(volume, r), failed, senders);
         }
       }
     });
     if (!adopting.isEmpty()) {
       LOG.warn("{} failed: taking over portions; waiting for the handoff from {} (done: {})",
-          failed, senders, handoffsDone.getOrDefault(failed, Set.of()));
+          incarnationTag(failed), senders,
+          handoffsDone.getOrDefault(incarnationTag(failed), Set.of()));
     }
   }
 
@@ -886,19 +893,22 @@ public final class DataPlane implements AutoCloseable {
    * refused (the sender's assignment version is stale here, or its number comes from an
    * incarnation handed over for), so the handoff is complete for whatever may be acknowledged.
    */
-  private void handOver(ClusterState s, List<String> failed) {
+  private void handOver(ClusterState s, List<Member> failed) {
     handOver(s, failed, null);
   }
 
   /** As {@link #handOver(ClusterState, List)}, to {@code onlyTo} alone when it is not null. */
-  private void handOver(ClusterState s, List<String> failed, String onlyTo) {
+  private void handOver(ClusterState s, List<Member> failed, String onlyTo) {
+    Set<String> gone = new HashSet<>();
+    failed.forEach(f -> gone.add(f.id()));
     Map<UpdateKey, Held> copies = new HashMap<>();
     List<CompletableFuture<?>> appends = new ArrayList<>();
     held.forEach((key, h) -> {
       // every copy whose owner is gone: also an owner that failed before this failure, if it
       // had handed it to a new owner that failed too before copying it on
       if ((h.role != RecordType.MIRROR && h.role != RecordType.FORWARDED) || h.where == null
-          || h.seq == null || h.peers.isEmpty() || live(s, h.peers.get(0))
+          || h.seq == null || h.peers.isEmpty()
+          || (live(s, h.peers.get(0)) && !gone.contains(h.peers.get(0)))
           || h.seq.epoch() <= releasedEpoch) {
         return;
       }
@@ -910,7 +920,7 @@ public final class DataPlane implements AutoCloseable {
   }
 
   /** Reads back the copies (now durable, or failed: never acknowledged) and sends them. */
-  private void sendHandoffs(ClusterState s, List<String> failed, Map<UpdateKey, Held> copies,
+  private void sendHandoffs(ClusterState s, List<Member> failed, Map<UpdateKey, Held> copies,
       String onlyTo) {
     Map<String, List<Update>> byOwner = new HashMap<>();
     copies.forEach((key, h) -> {
@@ -936,7 +946,8 @@ public final class DataPlane implements AutoCloseable {
       // one "done" per failed member; the updates ride on the first
       for (int i = 0; i < failed.size(); i++) {
         HandoffRequest r = HandoffRequest.newBuilder().setAssignmentVersion(s.assignmentVersion())
-            .setSender(self).setFailed(failed.get(i)).setDone(true)
+            .setSender(self).setFailed(failed.get(i).id())
+            .setFailedIncarnation(failed.get(i).incarnation()).setDone(true)
             .addAllUpdates(i == 0 ? updates : List.of()).build();
         if (m.id().equals(self)) {
           adoptAll(state.get(), r);
@@ -944,10 +955,11 @@ public final class DataPlane implements AutoCloseable {
           sendHandoff(m.id(), r, 0);
         }
       }
+      List<String> tags = failed.stream().map(DataPlane::incarnationTag).toList();
       if (m.id().equals(self) && !updates.isEmpty()) {
-        LOG.info("{} failed: taking over {} update(s) held here", failed, updates.size());
+        LOG.info("{} failed: taking over {} update(s) held here", tags, updates.size());
       } else if (!m.id().equals(self)) {
-        LOG.info("{} failed: handing {} update(s) over to {}", failed, updates.size(), m.id());
+        LOG.info("{} failed: handing {} update(s) over to {}", tags, updates.size(), m.id());
       }
     }
   }
@@ -956,7 +968,7 @@ public final class DataPlane implements AutoCloseable {
    * The {@link HandoffHook}: if armed, hands the first half of one remote owner's share over
    * (not done), and halts once it was taken. True if it took over this handoff.
    */
-  private boolean haltInHandoff(ClusterState s, String failed, Map<String, List<Update>> byOwner) {
+  private boolean haltInHandoff(ClusterState s, Member failed, Map<String, List<Update>> byOwner) {
     for (Map.Entry<String, List<Update>> e : byOwner.entrySet()) {
       String to = e.getKey();
       List<Update> updates = e.getValue();
@@ -967,7 +979,8 @@ public final class DataPlane implements AutoCloseable {
       LOG.warn("test hook: handing {} of {} update(s) over to {} (not done), then halting", half,
           updates.size(), to);
       sendHandoff(to, HandoffRequest.newBuilder().setAssignmentVersion(s.assignmentVersion())
-              .setSender(self).setFailed(failed).addAllUpdates(updates.subList(0, half)).build(), 0)
+              .setSender(self).setFailed(failed.id()).setFailedIncarnation(failed.incarnation())
+              .addAllUpdates(updates.subList(0, half)).build(), 0)
           .whenComplete((v, error) -> handoffHook.halt());
       return true;
     }
@@ -1052,9 +1065,10 @@ public final class DataPlane implements AutoCloseable {
       adopt(s, u);
     }
     if (r.getDone()) {
-      handoffsDone.computeIfAbsent(r.getFailed(), f -> new HashSet<>()).add(r.getSender());
+      String tag = r.getFailed() + "#" + r.getFailedIncarnation();
+      handoffsDone.computeIfAbsent(tag, f -> new HashSet<>()).add(r.getSender());
       boolean waited = !adopting.isEmpty();
-      Awaited arrived = new Awaited(r.getFailed(), r.getSender());
+      Awaited arrived = new Awaited(tag, r.getSender());
       adopting.values().forEach(a -> a.remove(arrived));
       adopting.values().removeIf(Set::isEmpty);
       if (adopting.isEmpty()) {
@@ -1193,7 +1207,7 @@ public final class DataPlane implements AutoCloseable {
     held.clear();
     staging.clear();
     adopting.clear();
-    takenOver.clear();
+    takenOverAt.clear();
     inBarrier = false;
   }
 
@@ -1332,14 +1346,16 @@ public final class DataPlane implements AutoCloseable {
         PortionEpoch pe = new PortionEpoch(p, e.number());
         Volume v = s.volumes().get(p.volume());
         List<Numbered> updates = numbered.get(pe);
-        if (updates == null && takenOver.contains(p) && e.number() <= takenOverThrough) {
+        Long takenOverIn = takenOverAt.get(p);
+        boolean takenOver = takenOverIn != null && e.number() <= takenOverIn;
+        if (updates == null && takenOver) {
           updates = List.of(); // taken over and nothing of it survived: stage it empty
         }
         if (v == null || v.secondary().isEmpty() || e.staged().contains(p) || updates == null
             || adopting.containsKey(p) || !staging.add(pe)) { // taken over: once all is here
           continue;
         }
-        if (takenOver.contains(p) && amendIfShort(e, p, updates)) {
+        if (takenOver && amendIfShort(e, p, updates)) {
           staging.remove(pe);
           continue;
         }

@@ -91,7 +91,7 @@ public final class PeerService extends PeerGrpc.PeerImplBase {
   @Override
   public void resendHandoff(dev.ferry.proto.peer.ResendHandoffRequest r,
       StreamObserver<dev.ferry.proto.peer.ResendHandoffReply> out) {
-    reply(data.resendHandoff(r.getSender(), r.getFailed()),
+    reply(data.resendHandoff(r.getSender(), r.getFailed(), r.getFailedIncarnation()),
         v -> dev.ferry.proto.peer.ResendHandoffReply.getDefaultInstance(), out);
   }
 

@@ -186,7 +186,7 @@ class FailedIncarnationTest {
       await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2)).until(() -> !seal.isDone());
       state.set(after); // applied, not handled yet; n1's handoff (nothing) arrives meanwhile
       data.acceptHandoff(HandoffRequest.newBuilder().setAssignmentVersion(after.assignmentVersion())
-          .setSender("n1").setFailed("x").setDone(true).build()).get(10, TimeUnit.SECONDS);
+          .setSender("n1").setFailed("x").setFailedIncarnation(1).setDone(true).build()).get(10, TimeUnit.SECONDS);
       assertThat(seal.isDone()).isFalse();
       data.stateChanged(after);
       assertThat(seal.get(10, TimeUnit.SECONDS)).isNotNull();
@@ -219,8 +219,59 @@ class FailedIncarnationTest {
         await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(3))
             .until(() -> !ack.isDone());
         data.acceptHandoff(HandoffRequest.newBuilder().setAssignmentVersion(after.assignmentVersion())
-            .setSender("o").setFailed("x").setDone(true).build()).get(10, TimeUnit.SECONDS);
+            .setSender("o").setFailed("x").setFailedIncarnation(1).setDone(true).build()).get(10, TimeUnit.SECONDS);
         assertThat(ack.get(10, TimeUnit.SECONDS).epoch()).isGreaterThanOrEqualTo(after.openEpoch());
+      }
+    }
+  }
+
+  /**
+   * A member that fails, rejoins and fails again: the handoffs for its first failure must not
+   * count for the second (they were keyed by member id, so the new owner took its portions over
+   * at once with nothing handed over and amended acknowledged updates away).
+   */
+  @Test
+  void theHandoffOfAnEarlierFailureOfTheSameMemberDoesNotCountForALaterOne() throws Exception {
+    try (FakePeer other = new FakePeer()) {
+      ClusterState s0 = cluster(Map.of("s", "127.0.0.1:1", "o", other.address(),
+          "x", "127.0.0.1:1"));
+      ClusterState s1 = apply(s0, markFailed("x"));
+      ClusterState rejoined = apply(s1, Command.newBuilder().setRegisterMember(RegisterMember
+          .newBuilder().setId("x").setAddress("127.0.0.1:1").setIncarnation(2)).build());
+      ClusterState s2 = apply(rejoined, Command.newBuilder().setReassignPortions(ReassignPortions
+          .newBuilder().setBaseVersion(rejoined.assignmentVersion()).addActivate("x")
+          .addAllChanges(AssignmentPolicy.plan(rejoined, List.of("x")))).build());
+      ClusterState s3 = apply(s2, markFailed("x"));
+      int region = -1;
+      for (int r = 0; r < 12 && region < 0; r++) {
+        boolean moved = s2.assignment().get("v").owner(r).equals("x")
+            && s3.assignment().get("v").owner(r).equals("s");
+        region = moved ? r : -1;
+      }
+      assertThat(region).as("s takes over a portion of x's second incarnation").isNotNegative();
+      AtomicReference<ClusterState> state = new AtomicReference<>(s0);
+      try (Journal journal = Journal.open(dir, options(new FaultyDisk()), r -> { });
+          DataPlane data = new DataPlane("s", journal, state::get, 1 << 20, List.of())) {
+        data.stateChanged(s0);
+        data.freeze(s0.openEpoch() - 1).get(10, TimeUnit.SECONDS);
+        for (ClusterState next : List.of(s1, rejoined, s2)) {
+          state.set(next);
+          data.stateChanged(next);
+        }
+        data.acceptHandoff(HandoffRequest.newBuilder().setAssignmentVersion(s1.assignmentVersion())
+            .setSender("o").setFailed("x").setFailedIncarnation(1).setDone(true).build())
+            .get(10, TimeUnit.SECONDS);
+        state.set(s3);
+        data.stateChanged(s3);
+        byte[] bytes = {6};
+        CompletableFuture<SequenceNumber> ack = data.write("p", 5, "v", region * REGION,
+            ByteString.copyFrom(bytes), IngestProbe.crc(bytes));
+        await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(3))
+            .until(() -> !ack.isDone());
+        data.acceptHandoff(HandoffRequest.newBuilder().setAssignmentVersion(s3.assignmentVersion())
+            .setSender("o").setFailed("x").setFailedIncarnation(2).setDone(true).build())
+            .get(10, TimeUnit.SECONDS);
+        assertThat(ack.get(10, TimeUnit.SECONDS)).isNotNull();
       }
     }
   }

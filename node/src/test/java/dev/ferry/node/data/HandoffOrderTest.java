@@ -69,7 +69,7 @@ class HandoffOrderTest {
       data.stateChanged(closed);
       state.set(after);
       data.acceptHandoff(HandoffRequest.newBuilder().setAssignmentVersion(after.assignmentVersion())
-          .setSender(other).setFailed("x").setDone(true).addUpdates(dev.ferry.proto.peer.Update
+          .setSender(other).setFailed("x").setFailedIncarnation(1).setDone(true).addUpdates(dev.ferry.proto.peer.Update
               .newBuilder().setPrimaryId("p").setClientSeq(1).setVolume("w").setRegion(region)
               .setOffset(region * REGION).setData(com.google.protobuf.ByteString.copyFrom(one))
               .setCrc32C(IngestProbe.crc(one)).setEpoch(epoch).setN(1)).build())
@@ -115,7 +115,7 @@ class HandoffOrderTest {
       data.stateChanged(before);
       state.set(after); // applied by Raft; the data thread has not handled it yet
       data.acceptHandoff(HandoffRequest.newBuilder().setAssignmentVersion(after.assignmentVersion())
-          .setSender(other).setFailed("x").setDone(true).build()).get(10, TimeUnit.SECONDS);
+          .setSender(other).setFailed("x").setFailedIncarnation(1).setDone(true).build()).get(10, TimeUnit.SECONDS);
       data.stateChanged(after);
       // nothing left to wait for: the other member's done came first, its own is local
       assertThat(data.seal(epoch).get(10, TimeUnit.SECONDS)).isEmpty();
