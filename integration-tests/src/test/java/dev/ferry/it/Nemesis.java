@@ -1,0 +1,212 @@
+package dev.ferry.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Faults injected from outside the processes of a {@link ReplicatedCluster} while a primary
+ * writes dependent chains, and the checks after them (issue 10, DESIGN.md §6.1):
+ * <ul>
+ *   <li>{@code ferry verify}: every acknowledged write is at the secondary with its exact bytes
+ *       up to the applied epoch, nothing of a later epoch is, and so no dependent write is
+ *       there without the write it depended on (the load's chains);</li>
+ *   <li>{@link LedgerChecker}: no (portion, epoch, n) was given to two writes, no write was
+ *       acknowledged twice with different numbers;</li>
+ *   <li>the load never got a final error (its exit code), acks resumed after every fault, and
+ *       the consistent point moved on after every fault; the times are measured.</li>
+ * </ul>
+ * Each round waits until every member is ACTIVE again (a member declared FAILED rejoins as a
+ * new incarnation), so every fault hits a whole cluster.
+ */
+final class Nemesis implements AutoCloseable {
+  /** ReplicatedCluster's region size. */
+  static final long REGION = 4 << 20;
+
+  private final ReplicatedCluster site;
+  private final int nodes;
+  private final String volumes;
+
+  /** Per fault: ms until the first ack after it was healed, and until the applied epoch moved. */
+  final List<Long> ackResumedMillis = new ArrayList<>();
+  final List<Long> consistentMovedMillis = new ArrayList<>();
+  long longestAckGapMillis;
+
+  /**
+   * One admin client per node, short deadline: status is asked of the first that answers, in
+   * this JVM (a CLI call starts a JVM, seconds on a busy machine, and a paused node must not
+   * hold the harness up).
+   */
+  private final List<dev.ferry.client.AdminClient> admins = new ArrayList<>();
+
+  Nemesis(ReplicatedCluster site, int nodes, String... volumes) {
+    this.site = site;
+    this.nodes = nodes;
+    this.volumes = String.join(",", volumes);
+    for (var a : dev.ferry.client.AdminClient.parseAddresses(site.cluster)) {
+      admins.add(new dev.ferry.client.AdminClient(List.of(a), Duration.ofSeconds(1)));
+    }
+  }
+
+  /** Status from the first node that answers. */
+  dev.ferry.proto.admin.StatusReply status() {
+    RuntimeException last = null;
+    for (var a : admins) {
+      try {
+        dev.ferry.proto.admin.StatusReply r = a.status();
+        if (!r.getLeader().isEmpty()) {
+          return r;
+        }
+      } catch (RuntimeException e) {
+        last = e;
+      }
+    }
+    throw last != null ? last : new IllegalStateException("no node knows a leader");
+  }
+
+  private String leader() {
+    return status().getLeader();
+  }
+
+  private Map<String, String> memberStates() {
+    Map<String, String> out = new java.util.TreeMap<>();
+    status().getMembersList().forEach(m -> out.put(m.getId(), m.getState().name()));
+    return out;
+  }
+
+  @Override
+  public void close() {
+    admins.forEach(dev.ferry.client.AdminClient::close);
+  }
+
+  /** One fault: injects it and heals it (SIGCONT, restart) before returning. */
+  interface Fault {
+    void inject() throws Exception;
+  }
+
+  /** SIGSTOP of an ACTIVE member that is not the leader for {@code d}, then SIGCONT. */
+  Fault ownerPause(Duration d) {
+    return () -> {
+      String victim = activeNonLeader();
+      signal(victim, "STOP");
+      hold(d);
+      signal(victim, "CONT");
+    };
+  }
+
+  /** SIGSTOP of the Raft leader for {@code d}, then SIGCONT. */
+  Fault leaderPause(Duration d) {
+    return () -> {
+      String leader = leader();
+      signal(leader, "STOP");
+      hold(d);
+      signal(leader, "CONT");
+    };
+  }
+
+  /** kill -9 of an ACTIVE member that is not the leader, started again after {@code down}. */
+  Fault crashRestart(Duration down) {
+    return () -> {
+      String victim = activeNonLeader();
+      FerryCli.kill9(site.dir, victim);
+      hold(down);
+      FerryCli.run("cluster", "start", "--dir", site.dir.toString(), "--node", victim).assertOk();
+    };
+  }
+
+  /** kill -9 of the Raft leader, started again after {@code down}. */
+  Fault leaderCrashRestart(Duration down) {
+    return () -> {
+      String leader = leader();
+      FerryCli.kill9(site.dir, leader);
+      hold(down);
+      FerryCli.run("cluster", "start", "--dir", site.dir.toString(), "--node", leader).assertOk();
+    };
+  }
+
+  /**
+   * Runs the load through {@code faults} (one after the other, each after the cluster is whole
+   * again), then checks everything; {@code afterEach} runs after each fault is healed.
+   */
+  void run(String what, List<Fault> faults, Fault afterEach) throws Exception {
+    ackResumedMillis.clear();
+    consistentMovedMillis.clear();
+    awaitAllActive();
+    Path ledger = site.dir.resolve(what.replace(' ', '-') + ".csv");
+    try (BackgroundLoad load = BackgroundLoad.start(site.cluster, volumes, ledger)) {
+      load.awaitStarted();
+      for (int i = 0; i < faults.size(); i++) {
+        load.assertRunning("before " + what + " fault " + (i + 1));
+        long applied = appliedEpoch();
+        faults.get(i).inject();
+        long healed = System.nanoTime();
+        afterEach.inject();
+        load.awaitAcknowledgedAgain(Duration.ofSeconds(30));
+        ackResumedMillis.add((System.nanoTime() - healed) / 1_000_000);
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
+            .ignoreExceptions().until(() -> appliedEpoch() > applied);
+        consistentMovedMillis.add((System.nanoTime() - healed) / 1_000_000);
+        awaitAllActive();
+      }
+      FerryCli.Result result = load.stop();
+      result.assertOk();
+      longestAckGapMillis = load.longestAckGapMillis();
+      System.out.printf("nemesis %s: %d faults, longest time without an ack %d ms; after each"
+          + " fault, acks again within %s ms, consistent point moved within %s ms%n", what,
+          faults.size(), longestAckGapMillis, ackResumedMillis, consistentMovedMillis);
+      long lastEpoch = FerryCli.lastEpoch(ledger);
+      FerryCli.awaitApplied(site.cluster, lastEpoch);
+      FerryCli.verifyConsistent(site.secondary, ledger);
+      assertThat(LedgerChecker.problems(ledger, REGION)).as("ledger of %s", what).isEmpty();
+    }
+  }
+
+  /** The secondary's applied epoch as the cluster reports it. */
+  long appliedEpoch() {
+    return status().getConsistentEpoch();
+  }
+
+  /** Every node of the cluster is an ACTIVE member (rejoined after a failure, if it failed). */
+  void awaitAllActive() {
+    await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(500)).ignoreExceptions()
+        .until(() -> {
+          Map<String, String> states = memberStates();
+          return states.size() == nodes && states.values().stream().allMatch("ACTIVE"::equals);
+        });
+  }
+
+  private String activeNonLeader() throws Exception {
+    String leader = leader();
+    List<String> candidates = memberStates().entrySet().stream()
+        .filter(e -> e.getValue().equals("ACTIVE") && !e.getKey().equals(leader))
+        .map(Map.Entry::getKey).toList();
+    assertThat(candidates).isNotEmpty();
+    return candidates.get((int) (System.nanoTime() % candidates.size()));
+  }
+
+  /** kill -SIGNAL of a node of the cluster. */
+  private void signal(String member, String signal) throws Exception {
+    long pid = FerryCli.nodes(site.dir).get(member).get("pid").getAsLong();
+    Process p = new ProcessBuilder("kill", "-" + signal, String.valueOf(pid)).inheritIO().start();
+    assertThat(p.waitFor(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as("kill -%s %s", signal, pid).isZero();
+  }
+
+  /** How long a process stays stopped or dead: the fault's length, not a wait for a condition. */
+  private static void hold(Duration d) throws InterruptedException {
+    Thread.sleep(d.toMillis());
+  }
+
+  /** The p-th percentile (0..100) of {@code values}, nearest rank. */
+  static long percentile(List<Long> values, double p) {
+    List<Long> sorted = values.stream().sorted().toList();
+    int rank = (int) Math.ceil(p / 100 * sorted.size());
+    return sorted.get(Math.max(0, Math.min(sorted.size() - 1, rank - 1)));
+  }
+}
