@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.List;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -14,10 +13,9 @@ import org.junit.jupiter.api.Test;
  * copies 2, a secondary and two volumes. Partitions and a full disk need network namespaces and
  * tmpfs mounts: not here yet (docs/RELIABILITY.md).
  */
-class NemesisIT extends WithReplicatedCluster {
+class NemesisIT extends WithNemesis {
   /** Far above what a fault costs (docs/RELIABILITY.md); a wedged barrier takes forever. */
   private static final Duration MAX_ACK_GAP = Duration.ofSeconds(25);
-  private Nemesis nemesis;
 
   @Override
   protected String name() {
@@ -32,18 +30,6 @@ class NemesisIT extends WithReplicatedCluster {
   @Override
   protected String[] volumes() {
     return new String[] {"n1v", "n2v"};
-  }
-
-  @BeforeAll
-  void nemesis() {
-    nemesis = new Nemesis(site, nodes(), volumes());
-  }
-
-  @org.junit.jupiter.api.AfterAll
-  void closeNemesis() {
-    if (nemesis != null) {
-      nemesis.close();
-    }
   }
 
   /**

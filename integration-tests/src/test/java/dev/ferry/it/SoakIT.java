@@ -6,7 +6,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -17,9 +16,7 @@ import org.junit.jupiter.api.Test;
  * consistent point moves; the p99 of each is checked against 3 s and 10 s. The seed is printed
  * (and taken from {@code -Dferry.soak.seed}) so a failing mix can be run again.
  */
-class SoakIT extends WithReplicatedCluster {
-  private Nemesis nemesis;
-
+class SoakIT extends WithNemesis {
   @Override
   protected String name() {
     return "soak";
@@ -33,18 +30,6 @@ class SoakIT extends WithReplicatedCluster {
   @Override
   protected String[] volumes() {
     return new String[] {"s1", "s2"};
-  }
-
-  @BeforeAll
-  void nemesis() {
-    nemesis = new Nemesis(site, nodes(), volumes());
-  }
-
-  @org.junit.jupiter.api.AfterAll
-  void closeNemesis() {
-    if (nemesis != null) {
-      nemesis.close();
-    }
   }
 
   @Test

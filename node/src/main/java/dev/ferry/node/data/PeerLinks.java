@@ -77,35 +77,26 @@ final class PeerLinks implements AutoCloseable {
 
   /** Hands a failed owner's updates to {@code member}, their new owner (one unary call). */
   CompletableFuture<HandoffReply> handoff(String member, HostAndPort address, HandoffRequest r) {
-    CompletableFuture<HandoffReply> out = new CompletableFuture<>();
-    com.google.common.util.concurrent.ListenableFuture<HandoffReply> call =
-        PeerGrpc.newFutureStub(channel(member, address))
-            .withDeadlineAfter(10, java.util.concurrent.TimeUnit.SECONDS).handoff(r);
+    return unary(member, PeerGrpc.newFutureStub(channel(member, address))
+        .withDeadlineAfter(10, java.util.concurrent.TimeUnit.SECONDS).handoff(r));
+  }
+
+  /** Asks {@code member} to hand over again what it holds of {@code failed}'s updates. */
+  CompletableFuture<dev.ferry.proto.peer.ResendHandoffReply> askForHandoff(String member,
+      HostAndPort address, dev.ferry.proto.peer.ResendHandoffRequest r) {
+    return unary(member, PeerGrpc.newFutureStub(channel(member, address))
+        .withDeadlineAfter(10, java.util.concurrent.TimeUnit.SECONDS).resendHandoff(r));
+  }
+
+  /** A unary call's answer as a CompletableFuture; a refused connection is reported. */
+  private <T> CompletableFuture<T> unary(String member,
+      com.google.common.util.concurrent.ListenableFuture<T> call) {
+    CompletableFuture<T> out = new CompletableFuture<>();
     call.addListener(() -> {
       try {
         out.complete(call.get());
       } catch (java.util.concurrent.ExecutionException e) {
         reportIfUnreachable(member, Status.fromThrowable(e.getCause()));
-        out.completeExceptionally(e.getCause());
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        out.completeExceptionally(e);
-      }
-    }, Runnable::run);
-    return out;
-  }
-
-  /** Asks {@code member} to hand over again what it holds of {@code failed}'s updates. */
-  CompletableFuture<Void> askForHandoff(String member, HostAndPort address,
-      dev.ferry.proto.peer.ResendHandoffRequest r) {
-    CompletableFuture<Void> out = new CompletableFuture<>();
-    var call = PeerGrpc.newFutureStub(channel(member, address))
-        .withDeadlineAfter(10, java.util.concurrent.TimeUnit.SECONDS).resendHandoff(r);
-    call.addListener(() -> {
-      try {
-        call.get();
-        out.complete(null);
-      } catch (java.util.concurrent.ExecutionException e) {
         out.completeExceptionally(e.getCause());
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
