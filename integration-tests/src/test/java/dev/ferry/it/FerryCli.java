@@ -114,18 +114,26 @@ final class FerryCli {
   }
 
   /** A member's state as {@code admin status} shows it ("" if unknown). */
-  static String memberState(String cluster, String member) throws IOException, InterruptedException {
+  static String memberState(String cluster, String member) {
     return memberStates(cluster).getOrDefault(member, "");
   }
 
-  /** Every member's state from one status call (each call starts a JVM: slow on a busy machine). */
-  static Map<String, String> memberStates(String cluster) throws IOException, InterruptedException {
-    Map<String, String> states = new TreeMap<>();
-    for (var m : status(cluster).getAsJsonArray("members")) {
-      states.put(m.getAsJsonObject().get("id").getAsString(),
-          m.getAsJsonObject().get("state").getAsString());
+  /**
+   * Every member's state, asked in this JVM of the first node that answers within 2 s (a CLI
+   * call starts a JVM: seconds on a busy machine, too slow to poll for a failure).
+   */
+  static Map<String, String> memberStates(String cluster) {
+    RuntimeException last = null;
+    for (var address : dev.ferry.client.AdminClient.parseAddresses(cluster)) {
+      try (var admin = new dev.ferry.client.AdminClient(List.of(address), java.time.Duration.ofSeconds(2))) {
+        Map<String, String> states = new TreeMap<>();
+        admin.status().getMembersList().forEach(m -> states.put(m.getId(), m.getState().name()));
+        return states;
+      } catch (RuntimeException e) {
+        last = e;
+      }
     }
-    return states;
+    throw last;
   }
 
   /** {@code admin assignment --json}: one object per portion (volume, region, owner, mirrors). */

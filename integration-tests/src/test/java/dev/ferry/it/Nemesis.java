@@ -74,12 +74,6 @@ final class Nemesis implements AutoCloseable {
     return status().getLeader();
   }
 
-  private Map<String, String> memberStates() {
-    Map<String, String> out = new java.util.TreeMap<>();
-    status().getMembersList().forEach(m -> out.put(m.getId(), m.getState().name()));
-    return out;
-  }
-
   @Override
   public void close() {
     admins.forEach(dev.ferry.client.AdminClient::close);
@@ -176,14 +170,14 @@ final class Nemesis implements AutoCloseable {
   void awaitAllActive() {
     await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(500)).ignoreExceptions()
         .until(() -> {
-          Map<String, String> states = memberStates();
+          Map<String, String> states = FerryCli.memberStates(site.cluster);
           return states.size() == nodes && states.values().stream().allMatch("ACTIVE"::equals);
         });
   }
 
   private String activeNonLeader() throws Exception {
     String leader = leader();
-    List<String> candidates = memberStates().entrySet().stream()
+    List<String> candidates = FerryCli.memberStates(site.cluster).entrySet().stream()
         .filter(e -> e.getValue().equals("ACTIVE") && !e.getKey().equals(leader))
         .map(Map.Entry::getKey).toList();
     assertThat(candidates).isNotEmpty();

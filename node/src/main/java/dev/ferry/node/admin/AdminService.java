@@ -106,7 +106,7 @@ public final class AdminService extends AdminGrpc.AdminImplBase {
   }
 
   /** How long CreateVolume waits for a secondary's health answer before refusing the volume. */
-  static final Duration SECONDARY_PROBE_DEADLINE = Duration.ofSeconds(3);
+  static final Duration SECONDARY_PROBE_DEADLINE = Duration.ofSeconds(10);
 
   /**
    * Asks a secondary's gRPC health service once, within {@code deadline}. Any SERVING answer

@@ -52,11 +52,16 @@ final class DemoCommand implements Callable<Integer> {
     int verdict;
     try (AdminClient admin = new AdminClient(
         c.adminAddresses().stream().map(HostAndPort::fromString).toList(), Duration.ofSeconds(15))) {
-      StatusReply s = admin.status();
-      out.println("leader " + s.getLeader() + ", " + s.getMembersCount()
+      StatusReply s = awaitAllActive(admin, 3, Duration.ofSeconds(60));
+      out.println("leader " + s.getLeader() + ", " + activeCount(s)
           + " members ACTIVE, secondary site at " + secondary);
-      admin.createVolume("db-data", 1L << 30, 64L << 20, secondary);
-      admin.createVolume("db-log", 256L << 20, 16L << 20, secondary);
+      try {
+        admin.createVolume("db-data", 1L << 30, 64L << 20, secondary);
+        admin.createVolume("db-log", 256L << 20, 16L << 20, secondary);
+      } catch (RuntimeException e) {
+        throw new IllegalStateException("creating the demo's volumes failed: " + e.getMessage()
+            + "; members: " + describeMembers(admin.status(), where), e);
+      }
       out.println("volumes db-data (1GiB, 16 portions) and db-log (256MiB, 16 portions), both "
           + "replicated to " + secondary);
       out.printf("a primary writes dependent updates for %d s (8 chains; each write waits for "
@@ -98,6 +103,39 @@ final class DemoCommand implements Callable<Integer> {
       out.flush();
     }
     return verdict;
+  }
+
+  /**
+   * Waits (a slow machine starts JVMs slowly) until {@code n} members are ACTIVE; the last
+   * status either way.
+   */
+  private static StatusReply awaitAllActive(AdminClient admin, int n, Duration within)
+      throws InterruptedException {
+    Instant deadline = Instant.now().plus(within);
+    StatusReply s = admin.status();
+    while (activeCount(s) < n && Instant.now().isBefore(deadline)) {
+      Thread.sleep(200); // a CLI waiting for the cluster to form, not a test
+      s = admin.status();
+    }
+    return s;
+  }
+
+  private static long activeCount(StatusReply s) {
+    return s.getMembersList().stream()
+        .filter(m -> m.getState() == dev.ferry.proto.control.MemberState.ACTIVE).count();
+  }
+
+  /** Each member's state, and where to look for those that are not ACTIVE. */
+  private static String describeMembers(StatusReply s, Path where) {
+    StringBuilder b = new StringBuilder();
+    for (var m : s.getMembersList()) {
+      b.append(b.length() == 0 ? "" : ", ").append(m.getId()).append(' ').append(m.getState());
+      if (m.getState() != dev.ferry.proto.control.MemberState.ACTIVE) {
+        b.append(" (why: ").append(where.resolve(m.getId()).resolve("node.log"))
+            .append(" and the leader ").append(s.getLeader()).append("'s node.log)");
+      }
+    }
+    return b.toString();
   }
 
   /** The ferry command line, writing to this command's output and error streams. */
