@@ -1,5 +1,6 @@
 package dev.ferry.node.secondary;
 
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -13,7 +14,9 @@ interface ApplyHook {
   /**
    * Test hook, for crash tests of whole processes: {@code -Dferry.secondary.haltAfterUpdates=E:K}
    * halts the process (status {@value #HALT_STATUS}, no shutdown hooks) during the apply of
-   * epoch E once K of its updates are written (K = 0: right after APPLYING is durable).
+   * the first epoch from E on that has K updates, once K are written (K = 0: right after
+   * APPLYING is durable). "From E on", not "E": a test cannot know which epoch its writes land
+   * in, and an epoch with fewer updates would never fire it.
    */
   String HALT_PROPERTY = "ferry.secondary.haltAfterUpdates";
   int HALT_STATUS = 99;
@@ -28,7 +31,7 @@ interface ApplyHook {
         : haltAfter(spec, () -> Runtime.getRuntime().halt(HALT_STATUS));
   }
 
-  /** Runs halt when the apply of epoch E has written K updates; spec is "E:K". */
+  /** Runs halt, once, when the apply of an epoch >= E has written K updates; spec is "E:K". */
   static ApplyHook haltAfter(String spec, Runnable halt) {
     Matcher m = Pattern.compile("(\\d+):(\\d+)").matcher(spec.strip());
     if (!m.matches()) {
@@ -37,8 +40,9 @@ interface ApplyHook {
     }
     long epoch = Long.parseLong(m.group(1));
     long updates = Long.parseLong(m.group(2));
+    AtomicBoolean fired = new AtomicBoolean();
     return (e, written) -> {
-      if (e == epoch && written == updates) {
+      if (e >= epoch && written == updates && fired.compareAndSet(false, true)) {
         halt.run();
       }
     };

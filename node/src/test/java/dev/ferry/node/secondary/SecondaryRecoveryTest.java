@@ -198,14 +198,16 @@ class SecondaryRecoveryTest {
   }
 
   @Test
-  void theHaltHookFiresOnceAtItsEpochAndUpdate() {
+  void theHaltHookFiresOnceInTheFirstEpochFromItsOwnOnThatReachesItsUpdate() {
     AtomicInteger halts = new AtomicInteger();
     ApplyHook hook = ApplyHook.haltAfter("7:3", halts::incrementAndGet);
-    hook.afterUpdate(7, 2);
     hook.afterUpdate(6, 3);
+    hook.afterUpdate(7, 2); // epoch 7 had only 2 updates
     assertThat(halts).hasValue(0);
-    hook.afterUpdate(7, 3);
+    hook.afterUpdate(8, 3);
     assertThat(halts).hasValue(1);
+    hook.afterUpdate(9, 3);
+    assertThat(halts).as("once").hasValue(1);
 
     assertThatThrownBy(() -> ApplyHook.haltAfter("7", halts::incrementAndGet))
         .hasMessageContaining(ApplyHook.HALT_PROPERTY);
