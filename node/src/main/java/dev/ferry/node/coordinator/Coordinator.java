@@ -135,8 +135,8 @@ public final class Coordinator implements AutoCloseable {
       Map<String, FailureDetector.Failure> verdicts = detector.check(s);
       String reset = detector.takeResetReason();
       if (!reset.isEmpty() && !reset.equals("this node stopped leading")) {
-        LOG.warn("failure detector: heartbeat history reset, grace period of one failure"
-            + " timeout: {}", reset);
+        LOG.warn("failure detector: heartbeat history reset, grace period of {} failure"
+            + " timeouts: {}", FailureDetector.GRACE_TIMEOUTS, reset);
       }
       long unsettled = s.members().values().stream()
           .filter(m -> m.failureUnsettled(s.consistentEpoch())).count();

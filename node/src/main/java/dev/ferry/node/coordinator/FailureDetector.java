@@ -135,6 +135,7 @@ final class FailureDetector implements AutoCloseable {
         watched.clear();
         lastReset = "this detector's rounds were held up for "
             + (now - lastRoundAt) / 1_000_000 + " ms (process paused or starved of CPU)";
+        lastRoundAt = 0; // a grace period, as after any reset
       }
       if (lastRoundAt == 0) {
         graceUntil = now + GRACE_TIMEOUTS * timeout.toNanos();

@@ -119,6 +119,13 @@ class FailureDetectorTest {
     assertThat(detector.check(state)).isEmpty();
     assertThat(detector.takeResetReason()).contains("held up for 5000 ms");
     assertThat(detector.missed("gone")).isLessThan(FailureDetector.MISSED_TO_CONFIRM);
+    // and a grace period of two timeouts follows, as after any reset: past one timeout and
+    // enough missed heartbeats, "gone" is still not failed by silence
+    awaitMissed(detector, state, "gone");
+    for (int i = 0; i < 7; i++) { // 1.4 s in steps no round takes for a stall
+      advance(Duration.ofMillis(200));
+      assertThat(detector.check(state)).as("inside the grace period").doesNotContainKey("gone");
+    }
   }
 
   @Test
