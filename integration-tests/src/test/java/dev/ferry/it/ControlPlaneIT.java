@@ -34,10 +34,16 @@ import org.junit.jupiter.api.TestMethodOrder;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
-class ControlPlaneIT {
-  private static final int BASE_PORT = 17400;
+@org.junit.jupiter.api.extension.ExtendWith(FailureDigest.class)
+class ControlPlaneIT implements FailureDigest.HasClusterDir {
+  private static final int BASE_PORT = 20000;
   private Path dir;
   private List<String> admins;
+
+  @Override
+  public Path clusterDir() {
+    return dir;
+  }
 
   @BeforeAll
   void up() throws Exception {

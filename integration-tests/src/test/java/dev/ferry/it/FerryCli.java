@@ -123,12 +123,28 @@ final class FerryCli {
    * call starts a JVM: seconds on a busy machine, too slow to poll for a failure).
    */
   static Map<String, String> memberStates(String cluster) {
+    Map<String, String> states = new TreeMap<>();
+    statusInProcess(cluster).getMembersList().forEach(m -> states.put(m.getId(), m.getState().name()));
+    return states;
+  }
+
+  /**
+   * Whether {@code member} is FAILED and its failure settled: the epoch after the one open when
+   * it was declared is applied (only then may another member be declared failed, copies 2).
+   */
+  static boolean failureSettled(String cluster, String member) {
+    var s = statusInProcess(cluster);
+    return s.getMembersList().stream().anyMatch(m -> m.getId().equals(member)
+        && m.getState() == dev.ferry.proto.control.MemberState.FAILED
+        && s.getConsistentEpoch() > m.getFailedAtEpoch());
+  }
+
+  /** The status as the first node that answers within 2 s gives it, asked in this JVM. */
+  static dev.ferry.proto.admin.StatusReply statusInProcess(String cluster) {
     RuntimeException last = null;
     for (var address : dev.ferry.client.AdminClient.parseAddresses(cluster)) {
       try (var admin = new dev.ferry.client.AdminClient(List.of(address), java.time.Duration.ofSeconds(2))) {
-        Map<String, String> states = new TreeMap<>();
-        admin.status().getMembersList().forEach(m -> states.put(m.getId(), m.getState().name()));
-        return states;
+        return admin.status();
       } catch (RuntimeException e) {
         last = e;
       }

@@ -28,7 +28,7 @@ class HandoffKillIT extends WithFiveNodesThreeCopies {
 
   @Override
   protected int basePort() {
-    return 18500;
+    return 21600;
   }
 
   @Override

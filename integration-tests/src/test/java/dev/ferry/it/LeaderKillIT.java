@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
  * finds every acknowledged write and nothing later: no epoch applied twice or skipped.
  */
 class LeaderKillIT extends WithReplicatedCluster {
-  private static final int BASE_PORT = 17800;
+  private static final int BASE_PORT = 20800;
   private static final long FREEZE_EPOCH = 60;
   private static final long COMMIT_EPOCH = 120;
 
@@ -89,8 +89,10 @@ class LeaderKillIT extends WithReplicatedCluster {
         long before = status(survivors, "openEpoch");
         // every member must answer Freeze until failure handling exists: start it again at once
         FerryCli.runWith(env, "cluster", "start", "--dir", dir.toString(), "--node", halted).assertOk();
-        // a new leader resumed the barrier: epochs close and apply again
-        await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() ->
+        // a new leader resumed the barrier: epochs close and apply again (60 s: the restarted
+        // node, declared failed meanwhile, replays its Raft log and rejoins as a new
+        // incarnation, about 15 s here with the load running; the barrier takes it in after)
+        await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() ->
             status(survivors, "openEpoch") > before + 4 && status(survivors, "appliedEpoch") >= before);
       }
       load.awaitAcknowledgedAgain(Duration.ofSeconds(30));

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.TestInstance;
 /** `ferry load` against a real 3-process cluster: every write acknowledged once, in the ledger. */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class LoadIT {
-  private static final int BASE_PORT = 17500;
+  private static final int BASE_PORT = 20200;
   private Path dir;
   private String cluster;
 

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
  * drained member is removed (REMOVED, no longer a Raft voter).
  */
 class MembershipIT extends WithReplicatedCluster {
-  private static final int BASE_PORT = 18000;
+  private static final int BASE_PORT = 21000;
 
   @Override
   protected String name() {

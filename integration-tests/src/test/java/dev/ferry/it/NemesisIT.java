@@ -24,7 +24,7 @@ class NemesisIT extends WithNemesis {
 
   @Override
   protected int basePort() {
-    return 18600;
+    return 21800;
   }
 
   @Override

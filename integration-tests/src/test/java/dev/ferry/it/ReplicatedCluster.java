@@ -51,5 +51,23 @@ final class ReplicatedCluster implements AutoCloseable {
   @Override
   public void close() throws Exception {
     FerryCli.run("cluster", "down", "--dir", dir.toString());
+    killStragglers();
+  }
+
+  /**
+   * Kills any process of this cluster that {@code cluster down} left running (its command line
+   * names the cluster's directory), and says so: a straggler would load the machine, and talk
+   * Raft and Peer to the ports of the ITs after this one.
+   */
+  private void killStragglers() {
+    String where = dir.toAbsolutePath().toString();
+    ProcessHandle.allProcesses()
+        .filter(p -> p.pid() != ProcessHandle.current().pid())
+        .filter(p -> p.info().commandLine().map(c -> c.contains(where)).orElse(false))
+        .forEach(p -> {
+          System.err.println("WARN: killing pid " + p.pid() + ", left running by `cluster down`"
+              + " of " + where + ": " + p.info().commandLine().orElse(""));
+          p.destroyForcibly();
+        });
   }
 }

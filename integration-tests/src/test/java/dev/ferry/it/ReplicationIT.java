@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
  * every acknowledged write once the cluster has drained.
  */
 class ReplicationIT extends WithReplicatedCluster {
-  private static final int BASE_PORT = 17600;
+  private static final int BASE_PORT = 20400;
 
   @Override
   protected String name() {

@@ -24,7 +24,7 @@ class SoakIT extends WithNemesis {
 
   @Override
   protected int basePort() {
-    return 18700;
+    return 22000;
   }
 
   @Override

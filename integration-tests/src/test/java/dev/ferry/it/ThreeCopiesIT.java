@@ -26,7 +26,7 @@ class ThreeCopiesIT extends WithFiveNodesThreeCopies {
 
   @Override
   protected int basePort() {
-    return 18400;
+    return 21400;
   }
 
   @Override

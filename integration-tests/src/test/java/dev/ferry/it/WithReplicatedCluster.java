@@ -4,13 +4,15 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Base of the replication ITs: a {@link ReplicatedCluster} started before the class's tests
  * (three nodes, a secondary, the given volumes) and stopped after them.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-abstract class WithReplicatedCluster {
+@ExtendWith(FailureDigest.class)
+abstract class WithReplicatedCluster implements FailureDigest.HasClusterDir {
   protected ReplicatedCluster site;
   protected Path dir;
   protected String cluster;
@@ -44,6 +46,11 @@ abstract class WithReplicatedCluster {
     dir = site.dir;
     cluster = site.cluster;
     secondary = site.secondary;
+  }
+
+  @Override
+  public Path clusterDir() {
+    return dir;
   }
 
   @AfterAll

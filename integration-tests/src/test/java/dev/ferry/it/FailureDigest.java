@@ -1,0 +1,95 @@
+package dev.ferry.it;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.TestWatcher;
+
+/**
+ * When an IT fails, writes the last distinct warnings and errors of Ferry's own code in each
+ * process log of its cluster to {@code target/it-failures/<class>.<test>.txt}: the CI run prints
+ * those files last, where a reader of a CI failure sees them (the logs themselves stay on the
+ * CI machine).
+ */
+final class FailureDigest implements TestWatcher {
+  /** Lines kept per process log. */
+  private static final int LINES_PER_LOG = 12;
+  private static final int MAX_LINE = 240;
+  private static final Pattern WARNING = Pattern.compile("^\\S+ (WARN|ERROR) ");
+  /** Ratis and gRPC internals: their retries say nothing a Ferry message does not. */
+  private static final Pattern NOISE = Pattern.compile(
+      "GrpcLogAppender|GrpcServerProtocolService|GrpcClientProtocolService|ClientCallImpl"
+          + "|DelayedClientCall|SegmentedRaftLog|RaftServer|LeaderElection");
+  private static final Pattern DIGITS = Pattern.compile("\\d+");
+
+  /** The cluster directory of the failed test's instance, or null. */
+  interface HasClusterDir {
+    Path clusterDir();
+  }
+
+  @Override
+  public void testFailed(ExtensionContext context, Throwable cause) {
+    Object test = context.getTestInstance().orElse(null);
+    if (!(test instanceof HasClusterDir h) || h.clusterDir() == null) {
+      return;
+    }
+    try {
+      Path out = Path.of("target", "it-failures");
+      Files.createDirectories(out);
+      String name = context.getRequiredTestClass().getSimpleName() + "."
+          + context.getRequiredTestMethod().getName();
+      Files.writeString(out.resolve(name + ".txt"), digest(name, cause, h.clusterDir()),
+          StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      System.err.println("failure digest not written: " + e);
+    }
+  }
+
+  static String digest(String name, Throwable cause, Path dir) throws IOException {
+    StringBuilder b = new StringBuilder("=== ").append(name).append(": ")
+        .append(String.valueOf(cause).lines().findFirst().orElse("")).append('\n');
+    List<Path> logs;
+    try (Stream<Path> files = Files.walk(dir, 2)) {
+      logs = files.filter(f -> f.getFileName().toString().endsWith(".log")).sorted().toList();
+    }
+    for (Path log : logs) {
+      b.append("--- ").append(dir.relativize(log)).append('\n');
+      lastDistinctWarnings(log).forEach(l -> b.append(l).append('\n'));
+    }
+    return b.toString();
+  }
+
+  /** The last distinct (by text, numbers aside) Ferry warnings of one log, oldest first. */
+  private static List<String> lastDistinctWarnings(Path log) throws IOException {
+    Deque<String> kept = new ArrayDeque<>();
+    Deque<String> shapes = new ArrayDeque<>();
+    try (Stream<String> lines = Files.lines(log, StandardCharsets.UTF_8)) {
+      for (String line : (Iterable<String>) lines::iterator) {
+        if (!WARNING.matcher(line).find() || NOISE.matcher(line).find()) {
+          continue;
+        }
+        String text = line.length() > MAX_LINE ? line.substring(0, MAX_LINE) + "..." : line;
+        String shape = DIGITS.matcher(text.substring(Math.min(text.length(), 13))).replaceAll("#");
+        if (shapes.remove(shape)) {
+          kept.removeIf(k -> DIGITS.matcher(k.substring(Math.min(k.length(), 13))).replaceAll("#")
+              .equals(shape));
+        }
+        shapes.addLast(shape);
+        kept.addLast(text);
+        if (kept.size() > LINES_PER_LOG) {
+          kept.removeFirst();
+          shapes.removeFirst();
+        }
+      }
+    }
+    return new ArrayList<>(kept);
+  }
+}
