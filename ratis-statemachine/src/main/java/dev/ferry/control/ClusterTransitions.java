@@ -54,11 +54,39 @@ public final class ClusterTransitions {
 
   private ClusterTransitions() {}
 
+  /** {@link #apply(ClusterState, Command, long)} without the proposer's term check. */
   public static Outcome apply(ClusterState state, Command command) {
+    return apply(state, command, 0);
+  }
+
+  /**
+   * @param entryTerm the Raft term of the log entry that carries {@code command} (0: not known,
+   *     as when a command is validated before it is proposed): a command that names the term
+   *     its proposer led in (CloseEpoch, MarkFailed) is refused in an entry of another term
+   */
+  public static Outcome apply(ClusterState state, Command command, long entryTerm) {
     try {
+      requireProposerTerm(command, entryTerm);
       return new Outcome.Accepted(dispatch(state, command));
     } catch (CommandRejected r) {
       return new Outcome.Rejected(state, r.code, r.getMessage());
+    }
+  }
+
+  /**
+   * A leader's decision is valid in its own term only: once it is deposed, a round it ran on
+   * old knowledge (a barrier whose Freeze named its own moving portions, a failure it saw while
+   * it was itself paused) reaches the log through the new leader, in a later term.
+   */
+  private static void requireProposerTerm(Command c, long entryTerm) {
+    long proposerTerm = switch (c.getKindCase()) {
+      case CLOSE_EPOCH -> c.getCloseEpoch().getLeaderTerm();
+      case MARK_FAILED -> c.getMarkFailed().getLeaderTerm();
+      default -> 0;
+    };
+    if (proposerTerm != 0 && entryTerm != 0 && proposerTerm != entryTerm) {
+      throw conflict("proposed by the leader of term " + proposerTerm + "; the log is in term "
+          + entryTerm + " now (that leader was deposed)");
     }
   }
 

@@ -131,6 +131,10 @@ public final class Coordinator implements AutoCloseable {
         return;
       }
       watching = true;
+      long term = raft.leaderTerm();
+      if (term == 0) {
+        return; // deposed since the check above: the next round resets the history
+      }
       ClusterState s = raft.state();
       Map<String, FailureDetector.Failure> verdicts = detector.check(s);
       String reset = detector.takeResetReason();
@@ -155,7 +159,7 @@ public final class Coordinator implements AutoCloseable {
         try {
           raft.submit(Command.newBuilder().setMarkFailed(
               dev.ferry.proto.control.MarkFailed.newBuilder().setId(id)
-                  .setIncarnation(f.getValue().incarnation())).build())
+                  .setIncarnation(f.getValue().incarnation()).setLeaderTerm(term)).build())
               .get(5, TimeUnit.SECONDS);
           LOG.warn("member {} {}: declared FAILED; its portions moved to the others", id,
               f.getValue().why());

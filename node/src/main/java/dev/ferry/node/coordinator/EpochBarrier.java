@@ -79,13 +79,17 @@ final class EpochBarrier implements AutoCloseable {
 
   /** One round: close the open epoch. */
   void run() {
+    long term = raft.leaderTerm();
+    if (term == 0) {
+      return; // not the ready leader (any more)
+    }
     ClusterState s = raft.state();
     List<Member> members = s.members().values().stream()
         .filter(m -> m.state() == MemberState.ACTIVE || m.state() == MemberState.JOINING
             || m.state() == MemberState.DRAINING)
         .toList();
     if (!members.isEmpty()) {
-      closeEpoch(s.openEpoch(), members, plannedChange(s));
+      closeEpoch(term, s.openEpoch(), members, plannedChange(s));
     }
   }
 
@@ -118,7 +122,8 @@ final class EpochBarrier implements AutoCloseable {
     return out;
   }
 
-  private void closeEpoch(long epoch, List<Member> members, ReassignPortions change) {
+  /** @param term the Raft term this node leads in: the close is refused in any other */
+  private void closeEpoch(long term, long epoch, List<Member> members, ReassignPortions change) {
     // the cut: everything acknowledged before this moment is in this epoch or an earlier one
     long closedAt = clock.millis();
     long start = System.nanoTime();
@@ -151,7 +156,7 @@ final class EpochBarrier implements AutoCloseable {
     sealed.forEach(r -> marks.addAll(r.getWatermarksList()));
     List<Watermark> merged = merge(raft.state(), marks);
     CloseEpoch.Builder close = CloseEpoch.newBuilder().setEpoch(epoch).setClosedAtMillis(closedAt)
-        .addAllWatermarks(merged);
+        .addAllWatermarks(merged).setLeaderTerm(term);
     if (change != null) {
       close.setNextAssignment(change);
     }

@@ -201,6 +201,20 @@ public final class RaftNode implements Closeable {
   }
 
   /**
+   * The Raft term this peer leads in, or 0 when it is not the ready leader. A decision taken
+   * as leader names it (CloseEpoch, MarkFailed), so that it is refused if it reaches the log
+   * only after this peer was deposed.
+   */
+  public long leaderTerm() {
+    try {
+      DivisionInfo i = info();
+      return i.isLeader() && i.isLeaderReady() ? i.getCurrentTerm() : 0;
+    } catch (IOException e) {
+      return 0;
+    }
+  }
+
+  /**
    * On the leader: how long ago each follower last answered a Raft RPC (ms), by peer id. Empty
    * on a follower or before start. A second, independent sign of life for the failure detector.
    */

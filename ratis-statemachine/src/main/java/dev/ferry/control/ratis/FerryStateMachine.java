@@ -181,7 +181,7 @@ public final class FerryStateMachine extends BaseStateMachine {
     try {
       Command command =
           Command.parseFrom(entry.getStateMachineLogEntry().getLogData().toByteArray());
-      Outcome outcome = ClusterTransitions.apply(before, command);
+      Outcome outcome = ClusterTransitions.apply(before, command, ti.getTerm());
       after = outcome.state();
       if (outcome instanceof Outcome.Rejected r) {
         result.setAccepted(false).setCode(r.code()).setReason(r.reason());
