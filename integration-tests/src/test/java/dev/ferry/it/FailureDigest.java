@@ -4,9 +4,8 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -69,27 +68,23 @@ final class FailureDigest implements TestWatcher {
 
   /** The last distinct (by text, numbers aside) Ferry warnings of one log, oldest first. */
   private static List<String> lastDistinctWarnings(Path log) throws IOException {
-    Deque<String> kept = new ArrayDeque<>();
-    Deque<String> shapes = new ArrayDeque<>();
-    try (Stream<String> lines = Files.lines(log, StandardCharsets.UTF_8)) {
+    // by shape (the text after the time stamp, digits masked): a repeat moves to the end.
+    // Latin-1 reads any byte: a log with a stray non-UTF-8 byte must still be digested
+    LinkedHashMap<String, String> kept = new LinkedHashMap<>();
+    try (Stream<String> lines = Files.lines(log, StandardCharsets.ISO_8859_1)) {
       for (String line : (Iterable<String>) lines::iterator) {
         if (!WARNING.matcher(line).find() || NOISE.matcher(line).find()) {
           continue;
         }
         String text = line.length() > MAX_LINE ? line.substring(0, MAX_LINE) + "..." : line;
         String shape = DIGITS.matcher(text.substring(Math.min(text.length(), 13))).replaceAll("#");
-        if (shapes.remove(shape)) {
-          kept.removeIf(k -> DIGITS.matcher(k.substring(Math.min(k.length(), 13))).replaceAll("#")
-              .equals(shape));
-        }
-        shapes.addLast(shape);
-        kept.addLast(text);
+        kept.remove(shape);
+        kept.put(shape, text);
         if (kept.size() > LINES_PER_LOG) {
-          kept.removeFirst();
-          shapes.removeFirst();
+          kept.remove(kept.keySet().iterator().next());
         }
       }
     }
-    return new ArrayList<>(kept);
+    return new ArrayList<>(kept.values());
   }
 }
