@@ -18,6 +18,7 @@ import dev.ferry.proto.control.PortionRef;
 import dev.ferry.proto.control.ReassignPortions;
 import dev.ferry.proto.control.RejectCode;
 import dev.ferry.proto.control.Watermark;
+import dev.ferry.proto.peer.FreezeReply;
 import dev.ferry.proto.peer.FreezeRequest;
 import dev.ferry.proto.peer.PeerGrpc;
 import dev.ferry.proto.peer.SealReply;
@@ -129,10 +130,21 @@ final class EpochBarrier implements AutoCloseable {
     long start = System.nanoTime();
     FreezeRequest freeze = FreezeRequest.newBuilder().setEpoch(epoch)
         .addAllMoving(moving(raft.state(), change)).build();
-    if (askAll(members, "freeze", epoch, FREEZE_DEADLINE, peer -> peer.freeze(freeze)) == null) {
+    List<FreezeReply> frozen = askAll(members, "freeze", epoch, FREEZE_DEADLINE,
+        peer -> peer.freeze(freeze));
+    if (frozen == null) {
       // a member that cannot be frozen stops the barrier: releasing acks of the next epoch
       // while it may still number updates in this one would break dependent-write order
       return;
+    }
+    List<String> numberedAfter = frozen.stream().flatMap(r -> r.getNumberedAfterList().stream())
+        .map(r -> r.getVolume() + "/" + r.getRegion()).toList();
+    if (change != null && !numberedAfter.isEmpty()) {
+      // an earlier Freeze of this epoch did not name them, so their owner numbered them in the
+      // next epoch already: moving them now would give that epoch two owners of each
+      LOG.info("epoch {}: {} numbered in epoch {} already; closing without the planned"
+          + " assignment change (planned again at the next close)", epoch, numberedAfter, epoch + 1);
+      change = null;
     }
     hook.reached(BarrierHook.FREEZE, epoch);
     ThawRequest thaw = ThawRequest.newBuilder().setEpoch(epoch).build();

@@ -42,6 +42,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -102,6 +103,7 @@ public final class DataPlane implements AutoCloseable {
   /** Portions of closed epochs being sent to their secondary right now. */
   private final Set<PortionEpoch> staging = new HashSet<>();
   private final SecondaryLinks secondaries = new SecondaryLinks();
+  private volatile java.util.function.BooleanSupplier controlStateLoaded = () -> true;
   private final java.util.function.Function<dev.ferry.proto.control.Command,
       CompletableFuture<?>> propose;
 
@@ -382,14 +384,17 @@ public final class DataPlane implements AutoCloseable {
    * Idempotent.
    */
   public CompletableFuture<Void> freeze(long epoch) {
-    return freeze(epoch, List.of());
+    return freeze(epoch, List.of()).thenApply(numberedAfter -> null);
   }
 
   /**
    * Freeze(N) when the owners of {@code movingPortions} change with CloseEpoch(N): their writes
    * are numbered neither in N+1 by the old owner nor anywhere else until that close is applied.
+   * Completes with those of them this node numbered in N+1 or later already: an earlier
+   * Freeze(N), from a round that did not name them, let it. Their owner must not change with
+   * this close, or two members would number them in one epoch and neither could stage it.
    */
-  public CompletableFuture<Void> freeze(long epoch, Collection<Portion> movingPortions) {
+  public CompletableFuture<List<Portion>> freeze(long epoch, Collection<Portion> movingPortions) {
     Runnable cut = () -> {
       if (!movingPortions.isEmpty()) {
         moving.updateAndGet(m -> m == null || m.epoch() < epoch
@@ -403,14 +408,29 @@ public final class DataPlane implements AutoCloseable {
       }
     };
     long delay = freezeDelayMillis;
-    if (delay == 0) {
+    if (delay == 0 && movingPortions.isEmpty()) {
       // not queued behind the data thread's work: an update being numbered right now may still
       // get N, but it was submitted before this answer, so no ack of N+1 can precede it
       cut.run();
-      return CompletableFuture.completedFuture(null);
+      return CompletableFuture.completedFuture(List.of());
     }
-    return CompletableFuture.runAsync(cut,
-        CompletableFuture.delayedExecutor(delay, TimeUnit.MILLISECONDS, thread));
+    // with moving portions, looked up on the data thread after the cut: an update numbered
+    // there before the cut took effect is counted, one numbered after it waits for the close
+    Executor at = delay == 0 ? thread
+        : CompletableFuture.delayedExecutor(delay, TimeUnit.MILLISECONDS, thread);
+    return CompletableFuture.supplyAsync(() -> {
+      cut.run();
+      return numberedAfter(epoch, movingPortions);
+    }, at);
+  }
+
+  /** Those of {@code portions} this node gave a number in an epoch after {@code epoch}. Data thread. */
+  private List<Portion> numberedAfter(long epoch, Collection<Portion> portions) {
+    Set<Portion> wanted = Set.copyOf(portions);
+    return lastN.entrySet().stream()
+        .filter(e -> e.getKey().epoch() > epoch && e.getValue() > 0
+            && wanted.contains(e.getKey().portion()))
+        .map(e -> e.getKey().portion()).distinct().sorted().toList();
   }
 
   /**
@@ -459,6 +479,14 @@ public final class DataPlane implements AutoCloseable {
    */
   public void onUnreachable(java.util.function.BiConsumer<String, String> report) {
     links.onUnreachable(report);
+  }
+
+  /**
+   * Transfers wait until {@code loaded} is true: the node's Raft state has caught up with the
+   * log it held at start ({@code RaftNode#controlStateLoaded}).
+   */
+  public void transferOnceLoaded(java.util.function.BooleanSupplier loaded) {
+    controlStateLoaded = loaded;
   }
 
   /** Called (on the transfer thread) each time a damaged payload was repaired from a peer. */
@@ -1329,6 +1357,11 @@ public final class DataPlane implements AutoCloseable {
   private void transferClosedEpochs(ClusterState s) {
     if (!live(s, self)) {
       return; // declared failed: what it numbered is handed over and staged by the new owners
+    }
+    if (!controlStateLoaded.getAsBoolean()) {
+      // replaying the Raft log after a restart: its states show epochs as closed that were
+      // staged and applied long ago; the first state after the replay says what is left
+      return;
     }
     // a portion stays in `staging` until the state shows it staged (or its epoch moved on), so
     // a state applied here before our own EpochStaged does not send it again

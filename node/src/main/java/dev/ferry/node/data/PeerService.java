@@ -2,6 +2,7 @@ package dev.ferry.node.data;
 
 import dev.ferry.proto.peer.ForwardRequest;
 import dev.ferry.control.Portion;
+import dev.ferry.proto.control.PortionRef;
 import dev.ferry.proto.peer.FetchCopyReply;
 import dev.ferry.proto.peer.FetchCopyRequest;
 import dev.ferry.proto.peer.FreezeReply;
@@ -70,7 +71,10 @@ public final class PeerService extends PeerGrpc.PeerImplBase {
   public void freeze(FreezeRequest r, StreamObserver<FreezeReply> out) {
     List<Portion> moving = r.getMovingList().stream()
         .map(m -> new Portion(m.getVolume(), (int) m.getRegion())).toList();
-    reply(data.freeze(r.getEpoch(), moving), v -> FreezeReply.getDefaultInstance(), out);
+    reply(data.freeze(r.getEpoch(), moving), numberedAfter -> FreezeReply.newBuilder()
+        .addAllNumberedAfter(numberedAfter.stream().map(p -> PortionRef.newBuilder()
+            .setVolume(p.volume()).setRegion(p.region()).build()).toList())
+        .build(), out);
   }
 
   @Override
