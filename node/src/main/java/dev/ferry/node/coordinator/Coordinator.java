@@ -75,7 +75,7 @@ public final class Coordinator implements AutoCloseable {
     BarrierHook hook = BarrierHook.fromSystemProperty();
     this.barrier = new EpochBarrier(raft, java.time.Clock.systemUTC(), stats, hook,
         (member, why) -> suspect(member, why));
-    this.committer = new EpochCommitter(raft, hook);
+    this.committer = new EpochCommitter(raft, hook, java.time.Clock.systemUTC());
     this.heartbeatInterval = heartbeatInterval;
     this.detector = self == null ? null
         : new FailureDetector(self, heartbeatInterval, failureTimeout, System::nanoTime,

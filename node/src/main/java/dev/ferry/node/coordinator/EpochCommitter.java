@@ -13,7 +13,9 @@ import dev.ferry.proto.secondary.CommitRequest;
 import dev.ferry.proto.secondary.PortionId;
 import dev.ferry.proto.secondary.SecondaryGrpc;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -33,15 +35,22 @@ import org.apache.logging.log4j.Logger;
 final class EpochCommitter implements AutoCloseable {
   private static final Logger LOG = LogManager.getLogger(EpochCommitter.class);
   private static final Duration DEADLINE = Duration.ofSeconds(5);
+  /** How long the oldest closed epoch may wait for its stagings before a warning names them. */
+  static final Duration STAGING_STALL = Duration.ofSeconds(10);
 
   private final RaftNode raft;
   private final BarrierHook hook;
   private final Channels secondaries = new Channels();
+  private final java.time.Clock clock;
   private long failuresLogged;
+  /** The oldest closed, unstaged epoch seen, and when it was first seen so (or last warned of). */
+  private long waitingEpoch;
+  private long waitingSinceMillis;
 
-  EpochCommitter(RaftNode raft, BarrierHook hook) {
+  EpochCommitter(RaftNode raft, BarrierHook hook, java.time.Clock clock) {
     this.raft = raft;
     this.hook = hook;
+    this.clock = clock;
   }
 
   /** One pass over the epochs that are closed and not yet applied everywhere. */
@@ -56,6 +65,7 @@ final class EpochCommitter implements AutoCloseable {
         continue;
       }
       if (e.state() != EpochState.STAGED) {
+        warnIfStagingStalls(e);
         return; // epochs commit in order
       }
       try {
@@ -70,6 +80,36 @@ final class EpochCommitter implements AutoCloseable {
       }
       hook.reached(BarrierHook.COMMIT, e.number());
     }
+  }
+
+  /**
+   * The RPO grows while the oldest closed epoch waits for a staging: after {@link
+   * #STAGING_STALL}, and again each period as long, names the portions not staged yet and
+   * their owners now (the owner, or the member that took a failed owner's portions over, stages).
+   */
+  private void warnIfStagingStalls(EpochRecord e) {
+    long now = clock.millis();
+    if (e.number() != waitingEpoch) {
+      waitingEpoch = e.number();
+      waitingSinceMillis = now;
+      return;
+    }
+    if (now - waitingSinceMillis < STAGING_STALL.toMillis()) {
+      return;
+    }
+    waitingSinceMillis = now;
+    ClusterState s = raft.state();
+    List<String> missing = new ArrayList<>();
+    for (Portion p : e.watermarks().keySet()) {
+      if (!e.staged().contains(p)) {
+        var a = s.assignment().get(p.volume());
+        missing.add(p + " (owner " + (a == null ? "-" : a.owner(p.region())) + ")");
+      }
+    }
+    LOG.warn("epoch {} closed {} s ago is still not staged: {} of {} portion(s) missing{};"
+        + " later epochs wait behind it", e.number(), (now - e.closedAtMillis()) / 1000,
+        missing.size(), e.watermarks().size(),
+        missing.isEmpty() ? "" : ": " + missing.subList(0, Math.min(8, missing.size())));
   }
 
   /** A secondary that fails stops there; it is asked again on the next pass. */

@@ -262,8 +262,41 @@ public final class RaftNode implements Closeable {
    */
   public CompletableFuture<CommandResult> submit(Command command) {
     Message message = Message.valueOf(ByteString.copyFrom(command.toByteArray()));
-    return client().async().send(message)
-        .handle((reply, error) -> error == null ? result(reply) : rethrow(error));
+    RaftClient used = client();
+    return used.async().send(message)
+        .handle((reply, error) -> {
+          if (error != null && poisonsTheClient(error)) {
+            discard(used, error);
+          }
+          return error == null ? result(reply) : rethrow(error);
+        });
+  }
+
+  /**
+   * Once one ordered async request runs out of retries (no leader for a while), the Ratis
+   * client's sliding window keeps that failure and fails every later request at once with
+   * AlreadyClosedException: the client is dead for good. Seen as a node that stopped
+   * recording its stagings (and, as leader, closing epochs) after a leader change.
+   */
+  private static boolean poisonsTheClient(Throwable error) {
+    for (Throwable t = error; t != null; t = t.getCause()) {
+      if (t instanceof org.apache.ratis.protocol.exceptions.RaftRetryFailureException
+          || t instanceof org.apache.ratis.protocol.exceptions.AlreadyClosedException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Drops {@code dead} if it is still the client in use: the next request builds a new one. */
+  private synchronized void discard(RaftClient dead, Throwable why) {
+    if (client == dead) {
+      LOG.warn("Raft client {} gave up ({}); a new client takes the next requests",
+          dead.getId(), String.valueOf(why));
+      client = null;
+      // not on this thread: it may be one of the dead client's own
+      java.util.concurrent.ForkJoinPool.commonPool().execute(() -> closeQuietly(dead));
+    }
   }
 
   private static CommandResult rethrow(Throwable error) {
