@@ -62,8 +62,18 @@ class FailoverIT extends WithReplicatedCluster {
         load.awaitAcknowledgedAgain(Duration.ofSeconds(15));
         // "one after the other": with copies 2 a second failure is declared only once the
         // first is settled (DESIGN-NOTES, at most copies - 1 unsettled failures)
-        await().atMost(Duration.ofSeconds(30)).ignoreExceptions()
-            .until(() -> FerryCli.failureSettled(cluster, failed));
+        // (60 s: every epoch since the failure waits for its own to apply, then the secondary
+        // catches up epoch by epoch; ~20 s here with one core kept busy)
+        long settling = System.nanoTime();
+        try {
+          await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+              .until(() -> FerryCli.failureSettled(cluster, failed));
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+          throw new AssertionError("the failure of " + failed + " did not settle within 60 s: "
+              + FerryCli.statusInProcess(cluster), e);
+        }
+        System.out.printf("failure of %s settled %d ms after acks resumed%n", failed,
+            (System.nanoTime() - settling) / 1_000_000);
       }
       load.stop().assertOk();
       long lastEpoch = FerryCli.lastEpoch(ledger);

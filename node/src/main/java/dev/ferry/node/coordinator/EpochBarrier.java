@@ -137,15 +137,7 @@ final class EpochBarrier implements AutoCloseable {
       // while it may still number updates in this one would break dependent-write order
       return;
     }
-    List<String> numberedAfter = frozen.stream().flatMap(r -> r.getNumberedAfterList().stream())
-        .map(r -> r.getVolume() + "/" + r.getRegion()).toList();
-    if (change != null && !numberedAfter.isEmpty()) {
-      // an earlier Freeze of this epoch did not name them, so their owner numbered them in the
-      // next epoch already: moving them now would give that epoch two owners of each
-      LOG.info("epoch {}: {} numbered in epoch {} already; closing without the planned"
-          + " assignment change (planned again at the next close)", epoch, numberedAfter, epoch + 1);
-      change = null;
-    }
+    change = changeAfterFreeze(epoch, change, frozen);
     hook.reached(BarrierHook.FREEZE, epoch);
     ThawRequest thaw = ThawRequest.newBuilder().setEpoch(epoch).build();
     for (Member m : members) {
@@ -191,6 +183,23 @@ final class EpochBarrier implements AutoCloseable {
         .setUpdates(merged.stream().mapToLong(Watermark::getCount).sum())
         .setBytes(merged.stream().mapToLong(Watermark::getBytes).sum())
         .setClosedAtMillis(closedAt).build());
+  }
+
+  /**
+   * The planned change, or null when a member answered the Freeze that its owner numbered a
+   * moving portion in the next epoch already: an earlier Freeze of this epoch did not name it,
+   * and moving it now would give that epoch two owners of it (each would stage half).
+   */
+  static ReassignPortions changeAfterFreeze(long epoch, ReassignPortions change,
+      List<FreezeReply> frozen) {
+    List<String> numberedAfter = frozen.stream().flatMap(r -> r.getNumberedAfterList().stream())
+        .map(r -> r.getVolume() + "/" + r.getRegion()).toList();
+    if (change == null || numberedAfter.isEmpty()) {
+      return change;
+    }
+    LOG.info("epoch {}: {} numbered in epoch {} already; closing without the planned"
+        + " assignment change (planned again at the next close)", epoch, numberedAfter, epoch + 1);
+    return null;
   }
 
   /** Commits CloseEpoch; false if it was refused or not committed (logged). */
