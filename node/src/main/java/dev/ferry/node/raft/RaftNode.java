@@ -67,6 +67,19 @@ public final class RaftNode implements Closeable {
   private volatile long commitIndexAtStart = Long.MAX_VALUE;
   private volatile boolean loaded;
   private RaftClient client;
+  /** Set by {@link #close}: no client is built after it. */
+  private boolean closed;
+  /**
+   * Closes replaced Raft clients and runs {@link #discard}, off the threads that hold this
+   * node's lock or belong to a Ratis client (a closing client completes its pending requests on
+   * the closing thread).
+   */
+  private static final java.util.concurrent.Executor CLIENT_CLOSER =
+      java.util.concurrent.Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "ferry-raft-client-closer");
+        t.setDaemon(true);
+        return t;
+      });
   private List<RaftPeer> clientPeers = List.of();
 
   public RaftNode(NodeConfig config) {
@@ -262,11 +275,18 @@ public final class RaftNode implements Closeable {
    */
   public CompletableFuture<CommandResult> submit(Command command) {
     Message message = Message.valueOf(ByteString.copyFrom(command.toByteArray()));
-    RaftClient used = client();
+    RaftClient used;
+    try {
+      used = client();
+    } catch (IllegalStateException closed) {
+      return CompletableFuture.failedFuture(closed);
+    }
     return used.async().send(message)
         .handle((reply, error) -> {
           if (error != null && poisonsTheClient(error)) {
-            discard(used, error);
+            // never inline: closing a client fails its pending requests on the closing thread,
+            // which may hold this node's lock (close, a client rebuilt for new peers)
+            CLIENT_CLOSER.execute(() -> discard(used, error));
           }
           return error == null ? result(reply) : rethrow(error);
         });
@@ -294,8 +314,7 @@ public final class RaftNode implements Closeable {
       LOG.warn("Raft client {} gave up ({}); a new client takes the next requests",
           dead.getId(), String.valueOf(why));
       client = null;
-      // not on this thread: it may be one of the dead client's own
-      java.util.concurrent.ForkJoinPool.commonPool().execute(() -> closeQuietly(dead));
+      closeQuietly(dead); // on CLIENT_CLOSER: not one of the dead client's own threads
     }
   }
 
@@ -367,8 +386,14 @@ public final class RaftNode implements Closeable {
     if (peers.isEmpty()) {
       peers = List.of(peer(config.id(), config.raftListen()));
     }
+    if (closed) {
+      throw new IllegalStateException("Raft node " + config.id() + " is closed");
+    }
     if (client == null || !peers.equals(clientPeers)) {
-      closeQuietly(client);
+      RaftClient old = client;
+      if (old != null) {
+        CLIENT_CLOSER.execute(() -> closeQuietly(old)); // not under the lock: see submit
+      }
       client = RaftClient.newBuilder()
           .setProperties(properties)
           .setRaftGroup(RaftGroup.valueOf(groupId, peers))
@@ -399,9 +424,14 @@ public final class RaftNode implements Closeable {
   }
 
   @Override
-  public synchronized void close() throws IOException {
-    closeQuietly(client);
-    client = null;
+  public void close() throws IOException {
+    RaftClient last;
+    synchronized (this) {
+      closed = true;
+      last = client;
+      client = null;
+    }
+    closeQuietly(last); // outside the lock: its pending requests fail here (see submit)
     if (server != null) {
       server.close();
     }

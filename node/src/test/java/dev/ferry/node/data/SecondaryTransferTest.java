@@ -79,6 +79,38 @@ class SecondaryTransferTest {
   }
 
   /**
+   * While a node replays its Raft log after a restart its states show epochs as CLOSED that were
+   * staged and applied long ago: it stages nothing until the replay is done
+   * ({@code DataPlane#transferOnceLoaded}), then stages what is really left.
+   */
+  @Test
+  void aNodeStillReplayingItsRaftLogStagesNothingUntilTheReplayIsDone() throws Exception {
+    try (SecondaryServer secondary = SecondaryServer.start(dir.resolve("dr"),
+            HostAndPort.fromParts("127.0.0.1", 0));
+        InProcessCluster cluster = new InProcessCluster(dir.resolve("site"), 3,
+            Map.of("cts.period", "100ms"), i -> Disk.REAL)) {
+      try (AdminClient c = cluster.client()) {
+        c.createVolume("t", 6 * REGION, REGION, "127.0.0.1:" + secondary.port());
+      }
+      int owner = cluster.ownerOf("t", 0);
+      java.util.concurrent.atomic.AtomicBoolean loaded =
+          new java.util.concurrent.atomic.AtomicBoolean(false);
+      cluster.nodes.get(owner).data().transferOnceLoaded(loaded::get);
+      long epoch;
+      try (PrimaryClient p = new PrimaryClient(
+          cluster.admins.stream().map(HostAndPort::fromString).toList(), "tp", 8, Duration.ofSeconds(20))) {
+        epoch = p.write("t", 0, new byte[] {1, 2, 3}).get(20, TimeUnit.SECONDS).epoch();
+      }
+      var state = cluster.nodes.get(0).raft();
+      await().atMost(Duration.ofSeconds(30)).until(() -> state.state().openEpoch() > epoch + 10);
+      assertThat(state.state().consistentEpoch()).as("epoch %d while its owner replays", epoch)
+          .isLessThan(epoch);
+      loaded.set(true);
+      await().atMost(Duration.ofSeconds(30)).until(() -> state.state().consistentEpoch() >= epoch);
+    }
+  }
+
+  /**
    * The owner reads payloads back from its journal for the transfer (they are not kept in
    * memory), verified: a payload damaged on disk after its ack is repaired from the mirror's
    * copy (checked against the primary's CRC32C), and the epoch applies with the right bytes.

@@ -47,4 +47,35 @@ class ClientRecoveryTest {
       await().atMost(Duration.ofSeconds(10)).until(() -> raft.state().ctsPeriodMillis() == 600);
     }
   }
+
+  /**
+   * Closing a node while a command waits for a leader: the client's close fails the pending
+   * request on the closing thread, whose callback must not wait for the node's lock that close
+   * holds. Deadlocked before (seen as CtsPeriodLeaderChangeTest hanging in CI).
+   */
+  @Test
+  void aNodeClosesWhileACommandStillWaitsForALeader() throws Exception {
+    InProcessCluster cluster = new InProcessCluster(dir, 3);
+    int leader = Integer.parseInt(cluster.leader().substring(1)) - 1;
+    RaftNode raft = cluster.nodes.get(leader).raft();
+    raft.submit(ctsPeriod(400)).get(20, TimeUnit.SECONDS);
+    for (int i = 0; i < 3; i++) {
+      if (i != leader) {
+        cluster.stop(i);
+      }
+    }
+    // the leader takes it and waits for a quorum: the reply stays pending on the client's stream
+    java.util.concurrent.CompletableFuture<?> pending = raft.submit(ctsPeriod(500));
+    java.util.concurrent.CompletableFuture<Void> closed =
+        java.util.concurrent.CompletableFuture.runAsync(() -> cluster.stop(leader));
+    try {
+      closed.get(30, TimeUnit.SECONDS);
+      await().atMost(Duration.ofSeconds(10)).until(pending::isDone);
+      assertThatThrownBy(pending::get).isInstanceOf(ExecutionException.class);
+    } finally {
+      if (closed.isDone()) { // a deadlocked node cannot be closed again
+        cluster.close();
+      }
+    }
+  }
 }
