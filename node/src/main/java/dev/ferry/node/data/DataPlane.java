@@ -667,7 +667,10 @@ public final class DataPlane implements AutoCloseable {
       throw WriteValidator.fail(Status.UNAVAILABLE, "portion " + p
           + " has no mirror (fewer than two active members); refusing to acknowledge one copy");
     }
-    if (h == null || h.role != RecordType.OWNED) {
+    // a retry of a write whose own copy a full journal refused is numbered anew: the refused
+    // number left its (portion, epoch) list and is never given again, and each mirror replaces
+    // its copy by the one with the higher number (acceptMirror)
+    if (h == null || h.role != RecordType.OWNED || refusedForSpace(h)) {
       checkInBarrier();
       SequenceNumber seq = nextSequence(p, epoch);
       h = new Held(RecordType.OWNED, p, update.getCrc32C(), mirrors, seq);
@@ -1251,7 +1254,8 @@ public final class DataPlane implements AutoCloseable {
       ClusterState s = state.get();
       UpdateKey key = new UpdateKey(u.getPrimaryId(), u.getClientSeq());
       Held h = held.get(key);
-      if (h != null && h.role == RecordType.OWNED) {
+      // one whose own copy a full journal refused is numbered anew, as in writeAsOwner
+      if (h != null && h.role == RecordType.OWNED && !refusedForSpace(h)) {
         Held known = h;
         return known.durable.thenApplyAsync(v -> fenced(known.portion, known.seq), thread);
       }
@@ -1292,8 +1296,10 @@ public final class DataPlane implements AutoCloseable {
       Held h = held.get(key);
       // a copy held for a former owner is journaled again for the new one (claim 14): a
       // failure of the new owner must hand it over
+      // and so is the copy of a retry its owner numbered anew (its own copy had been refused
+      // for space): a higher number than the one held. A lower one is a late, superseded attempt
       if (h == null || h.role != RecordType.MIRROR || !h.peers.equals(List.of(r.getSender()))
-          || refusedForSpace(h)) {
+          || refusedForSpace(h) || higher(seq, h.seq)) {
         h = new Held(RecordType.MIRROR, p, u.getCrc32C(), List.of(r.getSender()), seq);
         h.offset = u.getOffset();
         h.durable = store(h, key, u.toBuilder(), bytes, seq);
@@ -1636,11 +1642,23 @@ public final class DataPlane implements AutoCloseable {
     return durable;
   }
 
+  /** Whether {@code a} comes after {@code b} in a portion's order. */
+  private static boolean higher(SequenceNumber a, SequenceNumber b) {
+    return a.epoch() > b.epoch() || (a.epoch() == b.epoch() && a.n() > b.n());
+  }
+
   /**
    * Whether this node's copy was refused by a full journal (its budget or its disk): nothing of
-   * it is stored, so a retry of the write stores it again.
+   * it is stored, so a retry of the write stores it again. Its {@code durable} failed (the only
+   * way it fails: any other journal error halts the node), or its journal future did and the
+   * drop has not run yet. Not {@code where} alone: once the update's epoch is applied,
+   * {@code where} is cleared, and a refused mirror copy of an update the secondary already
+   * holds was then never stored again, so the owner's retries failed until the primary gave up.
    */
   private static boolean refusedForSpace(Held h) {
+    if (h.durable != null && h.durable.isCompletedExceptionally()) {
+      return true;
+    }
     return h.where != null && h.where.isCompletedExceptionally()
         && h.where.handle((at, e) -> e).join() instanceof JournalFullException;
   }

@@ -110,4 +110,75 @@ class DiskFullWriteTest {
     assertThat(journal.bytesUsed()).as("the retry journaled its copy").isGreaterThan(before);
     assertThat(data.describe("p", 7).get()).startsWith("FORWARDED").endsWith("durable");
   }
+
+  /**
+   * A retry of an owned write whose own copy the full disk refused is numbered anew once there
+   * is space, and stored: before, it got the refusal again for as long as the primary retried
+   * (30 s with PrimaryClient), so a dependent chain stood still long after the disk had room.
+   */
+  @Test
+  void aRetryOfAnOwnedWriteWhoseOwnCopyWasRefusedIsNumberedAgainAndStored() throws Exception {
+    disk.spaceLeft(0);
+    assertThat(write(9).getCode()).isIn(Status.Code.RESOURCE_EXHAUSTED, Status.Code.UNAVAILABLE);
+    String refused = data.describe("p", 9).get(10, TimeUnit.SECONDS);
+    assertThat(refused).startsWith("OWNED ").endsWith(" pending");
+    disk.spaceLeft(Long.MAX_VALUE);
+    // the client's retries (the mirror is unreachable, so each retry fails in the end too)
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30)).until(() -> {
+      write(9);
+      return data.describe("p", 9).get(10, TimeUnit.SECONDS).endsWith(" durable");
+    });
+    String stored = data.describe("p", 9).get(10, TimeUnit.SECONDS);
+    assertThat(stored).startsWith("OWNED ");
+    assertThat(numberOf(stored)).as("%s after %s", stored, refused).isGreaterThan(numberOf(refused));
+    assertThat(fatal).hasValue(0);
+  }
+
+  /**
+   * The mirror's side of it: a copy from the same owner with a higher number replaces the one
+   * held (a retry numbered anew); a lower one is a late, superseded attempt and changes nothing.
+   */
+  @Test
+  void aMirrorKeepsTheCopyWithTheOwnersHighestNumber() throws Exception {
+    int region = TwoMembers.regionOwnedBy(state, "n2"); // n1 mirrors n2's portions
+    long epoch = state.openEpoch();
+    byte[] bytes = {7};
+    for (long n : new long[] {3, 5, 4}) {
+      data.acceptMirror(dev.ferry.proto.peer.MirrorRequest.newBuilder()
+          .setAssignmentVersion(state.assignmentVersion()).setSender("n2").setId(n)
+          .setUpdate(dev.ferry.proto.peer.Update.newBuilder().setPrimaryId("p").setClientSeq(11)
+              .setVolume("v").setRegion(region).setOffset(region * REGION)
+              .setData(ByteString.copyFrom(bytes)).setCrc32C(IngestProbe.crc(bytes))
+              .setEpoch(epoch).setN(n)).build()).get(10, TimeUnit.SECONDS);
+    }
+    assertThat(data.describe("p", 11).get(10, TimeUnit.SECONDS))
+        .isEqualTo("MIRROR " + epoch + " 5 n2 durable");
+  }
+
+  /** n of a {@code describe} line: "ROLE epoch n peers state". */
+  private static long numberOf(String described) {
+    return Long.parseLong(described.split(" ")[2]);
+  }
+
+  /**
+   * The owner's side of a forwarded write whose own copy the full disk refused: the forwarder's
+   * retry is numbered anew and stored once there is space (it got the refusal again before).
+   */
+  @Test
+  void aRetriedForwardWhoseOwnCopyWasRefusedIsNumberedAgainAndStored() throws Exception {
+    int region = TwoMembers.regionOwnedBy(state, "n1");
+    byte[] bytes = {9};
+    dev.ferry.proto.peer.ForwardRequest forward = dev.ferry.proto.peer.ForwardRequest.newBuilder()
+        .setAssignmentVersion(state.assignmentVersion()).setSender("n2").setId(1)
+        .setUpdate(dev.ferry.proto.peer.Update.newBuilder().setPrimaryId("p").setClientSeq(13)
+            .setVolume("v").setRegion(region).setOffset(region * REGION)
+            .setData(ByteString.copyFrom(bytes)).setCrc32C(IngestProbe.crc(bytes))).build();
+    disk.spaceLeft(0);
+    assertThat(data.acceptForward(forward)).failsWithin(java.time.Duration.ofSeconds(10));
+    String refused = data.describe("p", 13).get(10, TimeUnit.SECONDS);
+    disk.spaceLeft(Long.MAX_VALUE);
+    SequenceNumber stored = data.acceptForward(forward).get(10, TimeUnit.SECONDS);
+    assertThat(stored.n()).as("after %s", refused).isGreaterThan(numberOf(refused));
+    assertThat(data.describe("p", 13).get(10, TimeUnit.SECONDS)).endsWith(" durable");
+  }
 }
