@@ -19,7 +19,8 @@ final class FerryCli {
   /** What one command did. */
   record Result(int exitCode, String stdout, String stderr) {
     Result assertOk() {
-      assertThat(exitCode).as("exit code of a command that should work; stderr: %s", stderr).isZero();
+      assertThat(exitCode).as("exit code of a command that should work; stderr: %s; stdout: %s",
+          stderr, stdout.length() > 2000 ? stdout.substring(0, 2000) + "..." : stdout).isZero();
       return this;
     }
   }

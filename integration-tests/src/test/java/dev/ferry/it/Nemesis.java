@@ -114,6 +114,27 @@ final class Nemesis implements AutoCloseable {
     };
   }
 
+  /**
+   * An ACTIVE member that is not the leader cut off from the other nodes for {@code d} (cluster
+   * partition; primaries and the secondary still reach it), then healed. Needs a cluster in
+   * network namespaces.
+   */
+  Fault memberPartition(Duration d) {
+    return () -> partition(activeNonLeader(), d);
+  }
+
+  /** The Raft leader cut off from the other nodes for {@code d}, then healed. */
+  Fault leaderPartition(Duration d) {
+    return () -> partition(leader(), d);
+  }
+
+  private void partition(String victim, Duration d) throws Exception {
+    FerryCli.run("cluster", "partition", "--dir", site.dir.toString(), "--node", victim)
+        .assertOk();
+    hold(d);
+    FerryCli.run("cluster", "heal", "--dir", site.dir.toString()).assertOk();
+  }
+
   /** kill -9 of the Raft leader, started again after {@code down}. */
   Fault leaderCrashRestart(Duration down) {
     return () -> {

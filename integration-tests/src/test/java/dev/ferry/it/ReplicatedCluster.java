@@ -1,14 +1,17 @@
 package dev.ferry.it;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
 
 /**
- * A local cluster of three node processes and a secondary site (cluster up --secondary) with
- * volumes of 64 MiB in 4 MiB regions replicated to it: what the replication ITs share.
+ * A local cluster of node processes and a secondary site (cluster up --secondary) with volumes
+ * of 64 MiB in 4 MiB regions replicated to it: what the replication ITs share.
  */
 final class ReplicatedCluster implements AutoCloseable {
   final Path dir;
-  /** All three nodes' admin addresses, comma-separated. */
+  /** Every node's admin address, comma-separated. */
   final String cluster;
   final String secondary;
 
@@ -18,29 +21,28 @@ final class ReplicatedCluster implements AutoCloseable {
     this.secondary = secondary;
   }
 
-  static ReplicatedCluster up(String name, int basePort, String... volumes) throws Exception {
-    return up(name, basePort, java.util.Map.of(), volumes);
-  }
-
-  /** As above, the processes started with extra environment variables. */
-  static ReplicatedCluster up(String name, int basePort, java.util.Map<String, String> env,
-      String... volumes) throws Exception {
-    return up(name, basePort, 3, 2, env, volumes);
-  }
-
-  /** As above with {@code nodes} nodes and {@code copies} copies of every update. */
-  static ReplicatedCluster up(String name, int basePort, int nodes, int copies,
+  /**
+   * Starts {@code nodes} nodes with {@code copies} copies of every update in {@code dir}
+   * (made by {@link FerryCli#workDir}), and creates the volumes; with {@code netns} not null,
+   * every process runs in a network namespace of its own on 198.18.{@code netns}.0/24
+   * ({@code cluster up --netns}), so that nodes can be partitioned. {@code env}: extra
+   * environment of the processes.
+   */
+  static ReplicatedCluster up(Path dir, int basePort, int nodes, int copies, Integer netns,
       java.util.Map<String, String> env, String... volumes) throws Exception {
-    Path dir = FerryCli.workDir(name);
-    FerryCli.runWith(env, "cluster", "up", "--nodes", String.valueOf(nodes), "--dir",
-        dir.toString(), "--secondary", "--base-port", String.valueOf(basePort), "--copies",
-        String.valueOf(copies)).assertOk();
-    StringBuilder addresses = new StringBuilder();
-    for (int i = 1; i <= nodes; i++) {
-      addresses.append(i == 1 ? "" : ",").append("127.0.0.1:").append(basePort + i);
+    List<String> args = new ArrayList<>(List.of("cluster", "up", "--nodes",
+        String.valueOf(nodes), "--dir", dir.toString(), "--secondary", "--base-port",
+        String.valueOf(basePort), "--copies", String.valueOf(copies)));
+    if (netns != null) {
+      args.addAll(List.of("--netns", netns.toString()));
     }
-    String cluster = addresses.toString();
-    String secondary = "127.0.0.1:" + (basePort + 99);
+    FerryCli.runWith(env, args.toArray(String[]::new)).assertOk();
+    // the addresses as cluster up chose them (loopback, or the namespaces' subnet)
+    String cluster = FerryCli.nodes(dir).values().stream()
+        .map(n -> n.get("admin").getAsString()).collect(Collectors.joining(","));
+    String secondary = com.google.gson.JsonParser.parseString(
+        java.nio.file.Files.readString(dir.resolve("cluster.json"))).getAsJsonObject()
+        .getAsJsonObject("secondary").get("address").getAsString();
     for (String v : volumes) {
       FerryCli.run("admin", "--cluster", cluster, "volume", "create", v, "--size", "64MiB",
           "--region-size", "4MiB", "--secondary", secondary).assertOk();

@@ -35,6 +35,22 @@ abstract class WithReplicatedCluster implements FailureDigest.HasClusterDir {
     return 2;
   }
 
+  /**
+   * The subnet 198.18.K.0/24 of network namespaces to run the processes in (cluster up
+   * --netns K), or null (the default): loopback.
+   */
+  protected Integer netns() {
+    return null;
+  }
+
+  /** Runs before the cluster starts in the new, empty {@code dir}; nothing by default. */
+  protected void prepare(Path dir) throws Exception {
+  }
+
+  /** Runs after the cluster is down, to undo {@link #prepare}; nothing by default. */
+  protected void cleanUp(Path dir) throws Exception {
+  }
+
   /** Extra environment of the cluster's processes (FERRY_NODE_JAVA_OPTS); none by default. */
   protected java.util.Map<String, String> environment() throws Exception {
     return java.util.Map.of();
@@ -42,7 +58,11 @@ abstract class WithReplicatedCluster implements FailureDigest.HasClusterDir {
 
   @BeforeAll
   void up() throws Exception {
-    site = ReplicatedCluster.up(name(), basePort(), nodes(), copies(), environment(), volumes());
+    Path where = FerryCli.workDir(name());
+    dir = where; // cleanUp runs even if the cluster does not come up
+    prepare(where);
+    site = ReplicatedCluster.up(where, basePort(), nodes(), copies(), netns(), environment(),
+        volumes());
     dir = site.dir;
     cluster = site.cluster;
     secondary = site.secondary;
@@ -57,6 +77,9 @@ abstract class WithReplicatedCluster implements FailureDigest.HasClusterDir {
   void down() throws Exception {
     if (site != null) {
       site.close();
+    }
+    if (dir != null) {
+      cleanUp(dir);
     }
   }
 }

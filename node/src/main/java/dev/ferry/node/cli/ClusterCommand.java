@@ -20,7 +20,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "cluster", mixinStandardHelpOptions = true,
     description = "Run a local cluster of node processes in the background.",
     subcommands = {ClusterCommand.Up.class, ClusterCommand.Down.class, ClusterCommand.Add.class,
-        ClusterCommand.Start.class})
+        ClusterCommand.Start.class, ClusterCommand.Partition.class, ClusterCommand.Heal.class})
 final class ClusterCommand {
   static final Duration READY_TIMEOUT = Duration.ofSeconds(90);
 
@@ -51,10 +51,16 @@ final class ClusterCommand {
             + " volume exists (default: the cluster's, 2 for a new one)")
     Integer copies;
 
+    @Option(names = "--netns", paramLabel = "K",
+        description = "run every process in a network namespace of its own on subnet"
+            + " 198.18.K.0/24 (node i at .i, the secondary at .99, this machine at .254), so"
+            + " that 'cluster partition' can cut nodes apart; needs root and iproute2")
+    Integer netns;
+
     @Override
     public Integer call() throws Exception {
       PrintWriter out = spec.commandLine().getOut();
-      LocalCluster c = up(dir, count, basePort, settings, withSecondary);
+      LocalCluster c = up(dir, count, basePort, settings, withSecondary, netns);
       if (copies != null) {
         try (dev.ferry.client.AdminClient a = new dev.ferry.client.AdminClient(
             c.adminAddresses().stream().map(com.google.common.net.HostAndPort::fromString).toList(),
@@ -79,6 +85,12 @@ final class ClusterCommand {
     /** Starts the cluster (or restarts the stopped nodes of an existing one) and waits for it. */
     static LocalCluster up(Path dir, int count, int basePort, java.util.Map<String, String> settings,
         boolean withSecondary) throws IOException, InterruptedException {
+      return up(dir, count, basePort, settings, withSecondary, null);
+    }
+
+    /** As above, in network namespaces on 198.18.{@code netns}.0/24 unless it is null. */
+    static LocalCluster up(Path dir, int count, int basePort, java.util.Map<String, String> settings,
+        boolean withSecondary, Integer netns) throws IOException, InterruptedException {
       dev.ferry.node.config.NodeConfig.fromMap(settings, dir); // reject unknown keys up front
       if (count < 1 || count > 9) {
         throw new IllegalArgumentException("--nodes must be between 1 and 9, got " + count);
@@ -94,6 +106,9 @@ final class ClusterCommand {
         }
       } else {
         c = new LocalCluster(dir, basePort, List.of(), settings);
+        if (netns != null) {
+          c.network = new LocalNetwork(netns);
+        }
         for (int i = 1; i <= count; i++) {
           c.nodes.add(c.newNode(i));
         }
@@ -132,6 +147,7 @@ final class ClusterCommand {
       LocalCluster c = LocalCluster.require(dir);
       PrintWriter out = spec.commandLine().getOut();
       c.stop(Duration.ofSeconds(10)).forEach(out::println);
+      c.removeNetwork();
       out.flush();
       return 0;
     }
@@ -199,6 +215,38 @@ final class ClusterCommand {
       c.nodes.set(i, n);
       c.write();
       spec.commandLine().getOut().printf("%s started (pid %d)%n", n.id(), n.pid());
+      spec.commandLine().getOut().flush();
+      return 0;
+    }
+  }
+
+  @Command(name = "partition", mixinStandardHelpOptions = true,
+      description = "Cut a node off from the other nodes (a cluster started with --netns):"
+          + " primaries and the secondary still reach it. 'cluster heal' ends it.")
+  static final class Partition implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Option(names = "--dir", required = true, paramLabel = "DIR") Path dir;
+    @Option(names = "--node", required = true, paramLabel = "ID") String id;
+
+    @Override
+    public Integer call() throws Exception {
+      LocalCluster.require(dir).partition(id);
+      spec.commandLine().getOut().printf("%s cut off from the other nodes%n", id);
+      spec.commandLine().getOut().flush();
+      return 0;
+    }
+  }
+
+  @Command(name = "heal", mixinStandardHelpOptions = true,
+      description = "End every partition of a cluster started with --netns.")
+  static final class Heal implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Option(names = "--dir", required = true, paramLabel = "DIR") Path dir;
+
+    @Override
+    public Integer call() throws Exception {
+      LocalCluster.require(dir).heal();
+      spec.commandLine().getOut().println("every partition healed");
       spec.commandLine().getOut().flush();
       return 0;
     }

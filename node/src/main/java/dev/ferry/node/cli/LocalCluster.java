@@ -26,12 +26,16 @@ import java.util.Properties;
 
 /**
  * A cluster of node processes on this machine, described by {@code DIR/cluster.json}:
- * {@code {"basePort":P,"nodes":[{"id","pid","admin","raft","dir"}, ...],"settings":{...}}}. Node {@code i}
- * (1-based) listens on {@code P+i} (gRPC) and {@code P+100+i} (Raft); its config, storage and log
- * are under {@code DIR/n<i>/}. The processes outlive the command that started them.
+ * {@code {"basePort":P,"nodes":[{"id","pid","admin","raft","dir"}, ...],"settings":{...}}}, and
+ * {@code "netns":K} when it runs in network namespaces ({@link LocalNetwork}). Node {@code i}
+ * (1-based) listens on {@code P+i} (gRPC) and {@code P+100+i} (Raft), at 127.0.0.1 or, with
+ * namespaces, at 198.18.K.i; its config, storage and log are under {@code DIR/n<i>/}. The
+ * processes outlive the command that started them.
  */
 final class LocalCluster {
   static final int DEFAULT_BASE_PORT = 7200;
+  /** The secondary's host name in a {@link LocalNetwork}. */
+  private static final String SECONDARY_HOST = "sec";
   private static final Duration POLL = Duration.ofMillis(200);
 
   /** One node of the manifest. */
@@ -62,6 +66,8 @@ final class LocalCluster {
   final Map<String, String> settings;
   /** The secondary site process, if the cluster has one (id "secondary", admin = its address). */
   Node secondary;
+  /** The namespaces the processes run in ({@code cluster up --netns}), or null: loopback. */
+  LocalNetwork network;
 
   LocalCluster(Path dir, int basePort, List<Node> nodes, Map<String, String> settings) {
     this.dir = dir.toAbsolutePath().normalize();
@@ -93,6 +99,9 @@ final class LocalCluster {
           .forEach(e -> settings.put(e.getKey(), e.getValue().getAsString()));
     }
     LocalCluster c = new LocalCluster(dir, base, nodes, settings);
+    if (o.has("netns")) {
+      c.network = new LocalNetwork(o.get("netns").getAsInt());
+    }
     if (o.has("secondary")) {
       JsonObject s = o.getAsJsonObject("secondary");
       c.secondary = new Node("secondary", s.get("pid").getAsLong(), s.get("address").getAsString(),
@@ -108,6 +117,9 @@ final class LocalCluster {
   void write() throws IOException {
     Map<String, Object> o = new LinkedHashMap<>();
     o.put("basePort", basePort);
+    if (network != null) {
+      o.put("netns", network.subnet);
+    }
     List<Map<String, Object>> list = new ArrayList<>();
     for (Node n : nodes) {
       Map<String, Object> m = new LinkedHashMap<>();
@@ -134,7 +146,8 @@ final class LocalCluster {
 
   /** A new node description: the i-th node of a cluster at {@code basePort}. */
   Node newNode(int i) {
-    return new Node("n" + i, 0, "127.0.0.1:" + (basePort + i), "127.0.0.1:" + (basePort + 100 + i),
+    String host = network == null ? "127.0.0.1" : network.address(i);
+    return new Node("n" + i, 0, host + ":" + (basePort + i), host + ":" + (basePort + 100 + i),
         dir.resolve("n" + i).toString());
   }
 
@@ -143,7 +156,7 @@ final class LocalCluster {
   }
 
   /** Writes the node's config file (if it has none yet) and starts its process. */
-  Node start(Node n, String peers, String join) throws IOException {
+  Node start(Node n, String peers, String join) throws IOException, InterruptedException {
     Files.createDirectories(Path.of(n.dir()));
     if (!Files.exists(n.configFile())) {
       Properties p = new Properties();
@@ -162,29 +175,47 @@ final class LocalCluster {
         p.store(w, "written by ferry cluster; see docs/CONFIGURATION.md");
       }
     }
-    for (String address : List.of(n.admin(), n.raft())) {
-      checkPortFree(HostAndPort.fromString(address));
+    List<String> prefix = List.of();
+    if (network != null) {
+      network.ensureHost(n.id(), LocalNetwork.octetOf(n.id()));
+      prefix = network.execIn(n.id());
+    } else {
+      for (String address : List.of(n.admin(), n.raft())) {
+        checkPortFree(HostAndPort.fromString(address));
+      }
     }
-    return n.withPid(spawn(List.of("node", "--config", n.configFile().toString()),
+    return n.withPid(spawn(prefix, List.of("node", "--config", n.configFile().toString()),
         Path.of(n.dir(), "node.log")));
   }
 
   /** The secondary site of a local cluster: listens on basePort + 99, its store in DIR/secondary. */
   Node newSecondary() {
-    return new Node("secondary", 0, "127.0.0.1:" + (basePort + 99), "", dir.resolve("secondary").toString());
+    String host = network == null ? "127.0.0.1" : network.address(LocalNetwork.SECONDARY_OCTET);
+    return new Node("secondary", 0, host + ":" + (basePort + 99), "",
+        dir.resolve("secondary").toString());
   }
 
   /** Starts (or restarts) the secondary process over its directory. */
-  Node startSecondary(Node s) throws IOException {
+  Node startSecondary(Node s) throws IOException, InterruptedException {
     Files.createDirectories(Path.of(s.dir()));
-    checkPortFree(HostAndPort.fromString(s.admin()));
-    return s.withPid(spawn(List.of("secondary", "--dir", s.dir(), "--listen", s.admin()),
+    List<String> prefix = List.of();
+    if (network != null) {
+      network.ensureHost(SECONDARY_HOST, LocalNetwork.SECONDARY_OCTET);
+      prefix = network.execIn(SECONDARY_HOST);
+    } else {
+      checkPortFree(HostAndPort.fromString(s.admin()));
+    }
+    return s.withPid(spawn(prefix, List.of("secondary", "--dir", s.dir(), "--listen", s.admin()),
         Path.of(s.dir(), "secondary.log")));
   }
 
-  /** Runs {@code ferry ARGS} as a background process of this JVM's Java, output to {@code log}. */
-  private static long spawn(List<String> ferryArgs, Path log) throws IOException {
-    List<String> cmd = new ArrayList<>();
+  /**
+   * Runs {@code ferry ARGS} as a background process of this JVM's Java, output to {@code log},
+   * behind {@code prefix} (ip netns exec NS, which execs it: the pid is the JVM's).
+   */
+  private static long spawn(List<String> prefix, List<String> ferryArgs, Path log)
+      throws IOException {
+    List<String> cmd = new ArrayList<>(prefix);
     cmd.add(ProcessHandle.current().info().command().orElse("java"));
     String opts = System.getenv().getOrDefault("FERRY_NODE_JAVA_OPTS", "-Xmx1g -XX:+UseSerialGC");
     for (String o : opts.trim().split("\\s+")) {
@@ -245,6 +276,44 @@ final class LocalCluster {
     }
     throw new IOException("cluster in " + dir + " not ready after " + timeout.toSeconds() + " s ("
         + last + "); see the node.log files there");
+  }
+
+  /** The network namespaces' hosts: every node, and the secondary's if there is one. */
+  private List<String> networkHosts() {
+    List<String> hosts = new ArrayList<>(nodes.stream().map(Node::id).toList());
+    if (secondary != null) {
+      hosts.add(SECONDARY_HOST);
+    }
+    return hosts;
+  }
+
+  private LocalNetwork requireNetwork() {
+    if (network == null) {
+      throw new IllegalStateException("the cluster in " + dir + " runs on loopback, where"
+          + " nothing tells its nodes' connections apart: start it with 'cluster up --netns K'");
+    }
+    return network;
+  }
+
+  /** Cuts node {@code id} off from every other node (primaries and the secondary still reach it). */
+  void partition(String id) throws IOException, InterruptedException {
+    LocalNetwork net = requireNetwork();
+    if (nodes.stream().noneMatch(n -> n.id().equals(id))) {
+      throw new IllegalArgumentException("no node '" + id + "' in " + dir);
+    }
+    net.partition(id, nodes.stream().map(Node::id).filter(other -> !other.equals(id)).toList());
+  }
+
+  /** Ends every partition. */
+  void heal() throws IOException, InterruptedException {
+    requireNetwork().heal(networkHosts());
+  }
+
+  /** Deletes the network namespaces, if the cluster has them (after {@link #stop}). */
+  void removeNetwork() throws IOException, InterruptedException {
+    if (network != null) {
+      network.remove(networkHosts());
+    }
   }
 
   /** SIGTERM to every running node, SIGKILL to those still running after {@code grace}. */
