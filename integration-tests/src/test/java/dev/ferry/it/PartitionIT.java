@@ -28,16 +28,21 @@ class PartitionIT extends WithNemesis {
 
   @Override
   protected int basePort() {
-    return 22000;
+    return 22400;
   }
 
   /** Asked before the cluster starts: skips the class where namespaces cannot be made. */
   @Override
   protected Integer netns() {
+    return requireNetworkNamespaces(224);
+  }
+
+  /** {@code subnet}, where network namespaces can be made; else skips the calling class. */
+  static int requireNetworkNamespaces(int subnet) {
     Assumptions.assumeTrue("root".equals(System.getProperty("user.name"))
         && (Files.isExecutable(Path.of("/usr/sbin/ip")) || Files.isExecutable(Path.of("/sbin/ip"))),
         "network namespaces need root and iproute2's ip");
-    return 220;
+    return subnet;
   }
 
   @Override

@@ -2,6 +2,7 @@ package dev.ferry.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -10,13 +11,17 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The soak of issue 10 ({@code mvn -B verify -Psoak}, not in the default build): a seeded random
- * mix of every process fault {@link Nemesis} knows (owner and leader pauses, crash and restart
- * of a member and of the leader), {@code -Dferry.soak.faults} of them (200 by default), under
- * one load, then the full check. Per fault it measures the time until acks resume and until the
+ * mix of every fault {@link Nemesis} knows (owner and leader pauses, crash and restart of a
+ * member and of the leader, a member or the leader cut off from the other nodes, n3's data
+ * disk full), {@code -Dferry.soak.faults} of them (200 by default), under one load, then the
+ * full check. The processes run in network namespaces and n3's data directory is a tmpfs, so
+ * it needs root (skipped otherwise, saying why). Per fault it measures the time until acks resume and until the
  * consistent point moves; the p99 of each is checked against 3 s and 10 s. The seed is printed
  * (and taken from {@code -Dferry.soak.seed}) so a failing mix can be run again.
  */
 class SoakIT extends WithNemesis {
+  private SmallDisk disk;
+
   @Override
   protected String name() {
     return "soak";
@@ -32,6 +37,24 @@ class SoakIT extends WithNemesis {
     return new String[] {"s1", "s2"};
   }
 
+  @Override
+  protected Integer netns() {
+    return PartitionIT.requireNetworkNamespaces(225);
+  }
+
+  /** n3's node.dir on a tmpfs: room for its Raft log and journal through a long soak. */
+  @Override
+  protected void prepare(Path dir) throws Exception {
+    disk = SmallDisk.mount(dir.resolve("n3").resolve("data"), "256m");
+  }
+
+  @Override
+  protected void cleanUp(Path dir) throws Exception {
+    if (disk != null) {
+      disk.close();
+    }
+  }
+
   @Test
   void manyFaultsOfEveryKindLoseNothingAndRecoverQuickly() throws Exception {
     int count = Integer.getInteger("ferry.soak.faults", 200);
@@ -41,11 +64,14 @@ class SoakIT extends WithNemesis {
     List<Nemesis.Fault> faults = new ArrayList<>();
     for (int i = 0; i < count; i++) {
       Duration d = Duration.ofMillis(1_500 + random.nextInt(2_000));
-      faults.add(switch (random.nextInt(4)) {
+      faults.add(switch (random.nextInt(7)) {
         case 0 -> nemesis.ownerPause(d);
         case 1 -> nemesis.leaderPause(d);
         case 2 -> nemesis.crashRestart(d);
-        default -> nemesis.leaderCrashRestart(d);
+        case 3 -> nemesis.leaderCrashRestart(d);
+        case 4 -> nemesis.memberPartition(d);
+        case 5 -> nemesis.leaderPartition(d);
+        default -> disk.fullFor(d);
       });
     }
     nemesis.run("soak", faults, () -> { });
