@@ -96,7 +96,7 @@ public final class FerryNode implements AutoCloseable {
     reporter = new UnreachableReporter(config.id(), raft, coordinator);
     data.onUnreachable(reporter::report);
     data.haltInHandoffPerSystemProperty();
-    data.transferOnceLoaded(raft::controlStateLoaded);
+    data.waitForControlState(raft::controlStateLoaded);
     raft.stateMachine().addListener(data::stateChanged);
     WriteOutcomes outcomes = WriteOutcomes.NONE; // no metrics: nothing counted on the write path
     if (config.metricsListen() != null) {

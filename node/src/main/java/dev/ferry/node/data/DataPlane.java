@@ -401,9 +401,12 @@ public final class DataPlane implements AutoCloseable {
             ? new Moving(epoch, Set.copyOf(movingPortions)) : m.with(epoch, movingPortions));
       }
       frozenThrough.accumulateAndGet(epoch, Math::max);
-      if (!inBarrier) {
+      if (!inBarrier && controlStateLoaded.getAsBoolean()) {
         // first barrier since start: the duties of a restart run before anything is numbered
-        // (writes before them are refused: not in a barrier yet)
+        // (writes before them are refused: not in a barrier yet). Not while the Raft log is
+        // replayed: a failure replayed after the join would look new, and its handoff, done
+        // before the restart, would be awaited forever (seen in the soak: Seal refused for
+        // good with "taking over 5 portion(s) of a failed member; handoff not complete")
         thread.execute(this::joinBarrier);
       }
     };
@@ -482,10 +485,11 @@ public final class DataPlane implements AutoCloseable {
   }
 
   /**
-   * Transfers wait until {@code loaded} is true: the node's Raft state has caught up with the
-   * log it held at start ({@code RaftNode#controlStateLoaded}).
+   * Transfers, and joining the first barrier since start, wait until {@code loaded} is true:
+   * the node's Raft state has caught up with the log it held at start
+   * ({@code RaftNode#controlStateLoaded}).
    */
-  public void transferOnceLoaded(java.util.function.BooleanSupplier loaded) {
+  public void waitForControlState(java.util.function.BooleanSupplier loaded) {
     controlStateLoaded = loaded;
   }
 

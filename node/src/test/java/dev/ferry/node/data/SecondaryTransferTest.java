@@ -81,7 +81,7 @@ class SecondaryTransferTest {
   /**
    * While a node replays its Raft log after a restart its states show epochs as CLOSED that were
    * staged and applied long ago: it stages nothing until the replay is done
-   * ({@code DataPlane#transferOnceLoaded}), then stages what is really left.
+   * ({@code DataPlane#waitForControlState}), then stages what is really left.
    */
   @Test
   void aNodeStillReplayingItsRaftLogStagesNothingUntilTheReplayIsDone() throws Exception {
@@ -95,7 +95,7 @@ class SecondaryTransferTest {
       int owner = cluster.ownerOf("t", 0);
       java.util.concurrent.atomic.AtomicBoolean loaded =
           new java.util.concurrent.atomic.AtomicBoolean(false);
-      cluster.nodes.get(owner).data().transferOnceLoaded(loaded::get);
+      cluster.nodes.get(owner).data().waitForControlState(loaded::get);
       long epoch;
       try (PrimaryClient p = new PrimaryClient(
           cluster.admins.stream().map(HostAndPort::fromString).toList(), "tp", 8, Duration.ofSeconds(20))) {
