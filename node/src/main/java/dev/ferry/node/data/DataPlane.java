@@ -776,6 +776,8 @@ public final class DataPlane implements AutoCloseable {
       }
       handedOver.add(tag);
       newlyFailed.add(failed);
+      links.giveUp(failed.id(), "was declared FAILED (incarnation " + failed.incarnation()
+          + "); its copies are made again elsewhere");
       // what this node holds is handed over even while it catches up after a restart (the
       // new owner waits for it); taking over and re-mirroring only once it takes part in
       // epochs, not for failures replayed from the Raft log

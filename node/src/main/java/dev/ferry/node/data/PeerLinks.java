@@ -24,7 +24,8 @@ import java.util.function.LongFunction;
  * This node's outgoing Mirror and Forward streams, one of each per peer, opened on first use
  * and reopened after a failure. Responses are matched to requests by id.
  *
- * <p>Threading: {@link #mirror}, {@link #forward} and {@link #handoff} are called only from the data-path thread
+ * <p>Threading: {@link #mirror}, {@link #forward}, {@link #handoff} and {@link #giveUp} are
+ * called only from the data-path thread
  * (gRPC stream observers are not thread-safe); responses arrive on gRPC threads and only
  * complete futures.
  */
@@ -132,6 +133,23 @@ final class PeerLinks implements AutoCloseable {
           TimeUnit.MILLISECONDS);
     }
     return result;
+  }
+
+  /**
+   * {@code member} was declared FAILED: its Mirror and Forward streams are given up at once, and
+   * every request on them fails UNAVAILABLE (never acknowledged: the primary retries, and the
+   * re-mirroring goes to the member's successors). A partitioned member keeps its TCP
+   * connections, so without this each request waited out its deadline, and every Seal with it
+   * (the soak: acks back only 6 s after a leader partition). Data-path thread.
+   */
+  void giveUp(String member, String why) {
+    for (Map<String, Link> links : List.of(mirrorLinks, forwardLinks)) {
+      Link link = links.remove(member);
+      if (link != null) {
+        link.broken(Status.UNAVAILABLE.withDescription(member + " " + why));
+        link.requests.onError(Status.CANCELLED.withDescription(why).asException());
+      }
+    }
   }
 
   /** A refused or reset connection (not a status the peer answered with) is reported. */
