@@ -88,6 +88,7 @@ final class Nemesis implements AutoCloseable {
   Fault ownerPause(Duration d) {
     return () -> {
       String victim = activeNonLeader();
+      log("SIGSTOP of member " + victim + " for " + d.toMillis() + " ms");
       signal(victim, "STOP");
       hold(d);
       signal(victim, "CONT");
@@ -98,6 +99,7 @@ final class Nemesis implements AutoCloseable {
   Fault leaderPause(Duration d) {
     return () -> {
       String leader = leader();
+      log("SIGSTOP of the leader " + leader + " for " + d.toMillis() + " ms");
       signal(leader, "STOP");
       hold(d);
       signal(leader, "CONT");
@@ -108,6 +110,7 @@ final class Nemesis implements AutoCloseable {
   Fault crashRestart(Duration down) {
     return () -> {
       String victim = activeNonLeader();
+      log("kill -9 of member " + victim + ", down for " + down.toMillis() + " ms");
       FerryCli.kill9(site.dir, victim);
       hold(down);
       FerryCli.run("cluster", "start", "--dir", site.dir.toString(), "--node", victim).assertOk();
@@ -129,6 +132,7 @@ final class Nemesis implements AutoCloseable {
   }
 
   private void partition(String victim, Duration d) throws Exception {
+    log(victim + " cut off from the other nodes for " + d.toMillis() + " ms");
     FerryCli.run("cluster", "partition", "--dir", site.dir.toString(), "--node", victim)
         .assertOk();
     hold(d);
@@ -139,6 +143,7 @@ final class Nemesis implements AutoCloseable {
   Fault leaderCrashRestart(Duration down) {
     return () -> {
       String leader = leader();
+      log("kill -9 of the leader " + leader + ", down for " + down.toMillis() + " ms");
       FerryCli.kill9(site.dir, leader);
       hold(down);
       FerryCli.run("cluster", "start", "--dir", site.dir.toString(), "--node", leader).assertOk();
@@ -159,8 +164,10 @@ final class Nemesis implements AutoCloseable {
       for (int i = 0; i < faults.size(); i++) {
         load.assertRunning("before " + what + " fault " + (i + 1));
         long applied = appliedEpoch();
+        log(what + ": fault " + (i + 1) + " of " + faults.size());
         faults.get(i).inject();
         long healed = System.nanoTime();
+        log(what + ": fault " + (i + 1) + " healed");
         afterEach.inject();
         load.awaitAcknowledgedAgain(Duration.ofSeconds(30));
         ackResumedMillis.add((System.nanoTime() - healed) / 1_000_000);
@@ -211,6 +218,17 @@ final class Nemesis implements AutoCloseable {
     Process p = new ProcessBuilder("kill", "-" + signal, String.valueOf(pid)).inheritIO().start();
     assertThat(p.waitFor(10, TimeUnit.SECONDS)).isTrue();
     assertThat(p.exitValue()).as("kill -%s %s", signal, pid).isZero();
+  }
+
+  private static final java.time.format.DateTimeFormatter CLOCK = java.time.format
+      .DateTimeFormatter.ofPattern("HH:mm:ss.SSS").withZone(java.time.ZoneId.systemDefault());
+
+  /**
+   * Says what the nemesis does, with the time of day as the node logs write it, so a
+   * failure can be matched with what the nodes logged at that moment.
+   */
+  static void log(String what) {
+    System.out.println(CLOCK.format(java.time.Instant.now()) + " nemesis: " + what);
   }
 
   /** How long a process stays stopped or dead: the fault's length, not a wait for a condition. */

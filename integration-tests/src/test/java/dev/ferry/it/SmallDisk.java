@@ -39,7 +39,8 @@ final class SmallDisk implements AutoCloseable {
     return () -> {
       Path filler = dir.resolve("filler");
       long taken = fillUp(filler);
-      System.out.printf("disk %s full: the filler took %,d bytes%n", dir, taken);
+      Nemesis.log(String.format("disk %s full for %d ms: the filler took %,d bytes", dir,
+          d.toMillis(), taken));
       Thread.sleep(d.toMillis()); // how long the disk stays full: the fault, not a wait
       Files.delete(filler);
     };

@@ -73,13 +73,18 @@ final class FakePeer implements AutoCloseable {
     return "127.0.0.1:" + server.getPort();
   }
 
-  /** Answers every forward received so far with the given number (the first gets n, ...). */
+  /**
+   * Answers every forward received so far with the given number (the first gets n, ...), on
+   * the streams the sender has not given up (cancelled) meanwhile.
+   */
   void answerForwards(long epoch, long firstN) {
     long n = firstN;
     for (Pending p : unanswered) {
       synchronized (p.answers()) {
-        p.answers().onNext(PeerResponse.newBuilder().setId(p.request().getId())
-            .setSequenced(Sequenced.newBuilder().setEpoch(epoch).setN(n++)).build());
+        if (!((io.grpc.stub.ServerCallStreamObserver<PeerResponse>) p.answers()).isCancelled()) {
+          p.answers().onNext(PeerResponse.newBuilder().setId(p.request().getId())
+              .setSequenced(Sequenced.newBuilder().setEpoch(epoch).setN(n++)).build());
+        }
       }
       unanswered.remove(p);
     }

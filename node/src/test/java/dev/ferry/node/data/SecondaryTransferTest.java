@@ -94,11 +94,14 @@ class SecondaryTransferTest {
       }
       int owner = cluster.ownerOf("t", 0);
       java.util.concurrent.atomic.AtomicBoolean loaded =
-          new java.util.concurrent.atomic.AtomicBoolean(false);
+          new java.util.concurrent.atomic.AtomicBoolean(true);
       cluster.nodes.get(owner).data().waitForControlState(loaded::get);
       long epoch;
       try (PrimaryClient p = new PrimaryClient(
           cluster.admins.stream().map(HostAndPort::fromString).toList(), "tp", 8, Duration.ofSeconds(20))) {
+        // acknowledged: the owner has joined the barrier (which also waits for a loaded state)
+        p.write("t", 0, new byte[] {9}).get(20, TimeUnit.SECONDS);
+        loaded.set(false); // as if it were replaying now; it numbers on, but stages nothing
         epoch = p.write("t", 0, new byte[] {1, 2, 3}).get(20, TimeUnit.SECONDS).epoch();
       }
       var state = cluster.nodes.get(0).raft();
