@@ -70,7 +70,7 @@ class FailoverIT extends WithReplicatedCluster {
               .until(() -> FerryCli.failureSettled(cluster, failed));
         } catch (org.awaitility.core.ConditionTimeoutException e) {
           throw new AssertionError("the failure of " + failed + " did not settle within 60 s: "
-              + FerryCli.statusInProcess(cluster), e);
+              + FerryCli.statusInProcess(cluster) + FerryCli.pendingEpochs(cluster), e);
         }
         System.out.printf("failure of %s settled %d ms after acks resumed%n", failed,
             (System.nanoTime() - settling) / 1_000_000);

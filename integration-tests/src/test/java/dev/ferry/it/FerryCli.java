@@ -153,6 +153,28 @@ final class FerryCli {
     throw last;
   }
 
+  /**
+   * The leader's view of the epochs not applied yet, one line each (state, portions staged of
+   * those with a watermark, secondaries that applied it of those that must): what a timeout
+   * message needs to say where the pipeline stands.
+   */
+  static String pendingEpochs(String cluster) {
+    try (var admin = new dev.ferry.client.AdminClient(
+        dev.ferry.client.AdminClient.parseAddresses(cluster), java.time.Duration.ofSeconds(5))) {
+      var s = admin.clusterState();
+      StringBuilder b = new StringBuilder("open epoch " + s.getOpenEpoch() + ", consistent "
+          + s.getConsistentEpoch() + ", " + s.getEpochsCount() + " pending:");
+      s.getEpochsList().stream().limit(12).forEach(e -> b.append("\n  epoch ")
+          .append(e.getNumber()).append(' ').append(e.getState()).append(" staged ")
+          .append(e.getStagedCount()).append('/').append(e.getWatermarksCount())
+          .append(" applied by ").append(e.getAppliedByList()).append(" of ")
+          .append(e.getSecondariesList()));
+      return b.toString();
+    } catch (RuntimeException e) {
+      return "pending epochs unknown: " + e;
+    }
+  }
+
   /** {@code admin assignment --json}: one object per portion (volume, region, owner, mirrors). */
   static List<JsonObject> placements(String cluster) throws IOException, InterruptedException {
     List<JsonObject> out = new java.util.ArrayList<>();

@@ -79,7 +79,8 @@ public final class FerryNode implements AutoCloseable {
     this.disk = disk;
     this.raft = new RaftNode(config);
     this.coordinator = new Coordinator(raft, config.coordinatorTick(), config.ctsPeriod(),
-        config.id(), config.heartbeatInterval(), config.failureTimeout());
+        config.id(), config.heartbeatInterval(), config.failureTimeout(),
+        config.ctsMaxPendingEpochs());
   }
 
   public void start() throws IOException {
@@ -243,6 +244,11 @@ public final class FerryNode implements AutoCloseable {
 
   public RaftNode raft() {
     return raft;
+  }
+
+  /** The coordinator (active while this node leads). */
+  public Coordinator coordinator() {
+    return coordinator;
   }
 
   /** This node's member id. */

@@ -32,6 +32,7 @@ public record NodeConfig(
     long defaultRegionSize,
     DataPathConfig data,
     Duration ctsPeriod,
+    int ctsMaxPendingEpochs,
     Duration heartbeatInterval,
     Duration failureTimeout,
     HostAndPort metricsListen,
@@ -92,6 +93,9 @@ public record NodeConfig(
           .put("cts.period", new String[] {"250ms",
               "length of an epoch (consistent transaction set): how often the leader runs the barrier;"
                   + " a period set with 'ferry admin cts-period' wins over it cluster-wide"})
+          .put("cts.max.pending", new String[] {"8",
+              "closed epochs not yet applied at the secondaries at most; past it the open epoch"
+                  + " stays open (1..1000)"})
           .put("failure.heartbeat.interval", new String[] {"200ms",
               "how often the leader's coordinator checks that every member answers"})
           .put("failure.timeout", new String[] {"1s",
@@ -185,10 +189,24 @@ public record NodeConfig(
     return new NodeConfig(id, dir, address("node.listen", v.get("node.listen")),
         address("raft.listen", v.get("raft.listen")), v.get("cluster.name"), peers.buildOrThrow(),
         join, min, max, snapshotEvery, duration(v, "coordinator.tick"), regionSize,
-        dataPath(v, base, dir), duration(v, "cts.period"),
+        dataPath(v, base, dir), duration(v, "cts.period"), maxPending(v),
         duration(v, "failure.heartbeat.interval"), duration(v, "failure.timeout"),
         v.get("metrics.listen").isBlank() ? null : address("metrics.listen", v.get("metrics.listen")),
         volumeLimits(v));
+  }
+
+  private static int maxPending(Map<String, String> v) {
+    String key = "cts.max.pending";
+    int n;
+    try {
+      n = Integer.parseInt(v.get(key));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(key + ": '" + v.get(key) + "' is not a whole number");
+    }
+    if (n < 1 || n > 1000) {
+      throw new IllegalArgumentException(key + " must be between 1 and 1000, got " + n);
+    }
+    return n;
   }
 
   private static VolumeLimits volumeLimits(Map<String, String> v) {

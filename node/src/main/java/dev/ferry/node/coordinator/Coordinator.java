@@ -61,20 +61,25 @@ public final class Coordinator implements AutoCloseable {
   private final java.util.Map<String, Long> drainedAt = new java.util.HashMap<>();
 
   public Coordinator(RaftNode raft, Duration tick, Duration ctsPeriod) {
-    this(raft, tick, ctsPeriod, null, Duration.ofMillis(200), Duration.ofSeconds(1));
+    this(raft, tick, ctsPeriod, null, Duration.ofMillis(200), Duration.ofSeconds(1),
+        DEFAULT_MAX_PENDING_EPOCHS);
   }
+
+  /** {@code cts.max.pending} by default. */
+  public static final int DEFAULT_MAX_PENDING_EPOCHS = 8;
 
   /**
    * @param self this node's member id; null: no failure detection (tests of other parts)
+   * @param maxPendingEpochs closed, unapplied epochs at most before a round closes nothing
    */
   public Coordinator(RaftNode raft, Duration tick, Duration ctsPeriod, String self,
-      Duration heartbeatInterval, Duration failureTimeout) {
+      Duration heartbeatInterval, Duration failureTimeout, int maxPendingEpochs) {
     this.raft = raft;
     this.tick = tick;
     this.ctsPeriod = ctsPeriod;
     BarrierHook hook = BarrierHook.fromSystemProperty();
     this.barrier = new EpochBarrier(raft, java.time.Clock.systemUTC(), stats, hook,
-        (member, why) -> suspect(member, why));
+        (member, why) -> suspect(member, why), maxPendingEpochs);
     this.committer = new EpochCommitter(raft, hook, java.time.Clock.systemUTC());
     this.heartbeatInterval = heartbeatInterval;
     this.detector = self == null ? null

@@ -65,13 +65,21 @@ final class EpochBarrier implements AutoCloseable {
   private final Channels channels = new Channels();
   /** Told of a member that did not answer a Freeze (the failure detector checks it at once). */
   private final java.util.function.BiConsumer<String, String> suspect;
+  private final int maxPendingEpochs;
+  /** Whether the last round was held back by {@link #maxPendingEpochs}: logged on changes. */
+  private boolean holding;
   private long failuresLogged;
   /** The last failed step (epoch, step, member, reason): a new one is always logged. */
   private String lastFailure = "";
 
+  /**
+   * @param maxPendingEpochs closed epochs not yet applied at every secondary at most
+   *     ({@code cts.max.pending}); past it a round closes nothing unless the assignment changes
+   */
   EpochBarrier(RaftNode raft, Clock clock, EpochStats stats, BarrierHook hook,
-      java.util.function.BiConsumer<String, String> suspect) {
+      java.util.function.BiConsumer<String, String> suspect, int maxPendingEpochs) {
     this.suspect = suspect;
+    this.maxPendingEpochs = maxPendingEpochs;
     this.raft = raft;
     this.clock = clock;
     this.stats = stats;
@@ -89,9 +97,38 @@ final class EpochBarrier implements AutoCloseable {
         .filter(m -> m.state() == MemberState.ACTIVE || m.state() == MemberState.JOINING
             || m.state() == MemberState.DRAINING)
         .toList();
-    if (!members.isEmpty()) {
-      closeEpoch(term, s.openEpoch(), members, plannedChange(s));
+    if (members.isEmpty()) {
+      return;
     }
+    ReassignPortions change = plannedChange(s);
+    boolean hold = holdsBack(s, change, maxPendingEpochs);
+    if (hold != holding) {
+      holding = hold;
+      if (hold) {
+        LOG.warn("epoch {} stays open: {} closed epochs are not applied yet (cts.max.pending"
+            + " {}); the consistent point waits for {}", s.openEpoch(), s.epochs().size(),
+            maxPendingEpochs, s.consistentPointWaitsFor());
+      } else {
+        LOG.info("epoch {}: closing again ({} closed epochs not applied yet)", s.openEpoch(),
+            s.epochs().size());
+      }
+    }
+    if (hold) {
+      stats.heldBack();
+      return;
+    }
+    closeEpoch(term, s.openEpoch(), members, change);
+  }
+
+  /**
+   * Back-pressure from the secondaries (DESIGN-NOTES, "Bounded pending epochs"): when {@code
+   * maxPending} closed epochs already wait to be staged, committed or applied, closing another
+   * adds Raft entries and state the pipeline cannot absorb, so the open epoch stays open and
+   * grows instead; acks are not held. A planned assignment change (a join, a drain, a
+   * rebalance) still closes: membership must not wait for the DR link.
+   */
+  static boolean holdsBack(ClusterState s, ReassignPortions change, int maxPending) {
+    return change == null && s.epochs().size() >= maxPending;
   }
 
   /**

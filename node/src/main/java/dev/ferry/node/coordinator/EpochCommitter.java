@@ -42,7 +42,9 @@ final class EpochCommitter implements AutoCloseable {
   private final BarrierHook hook;
   private final Channels secondaries = new Channels();
   private final java.time.Clock clock;
-  private long failuresLogged;
+  /** When an apply failure was last logged, and which (secondary and status code). */
+  private long applyFailureLoggedAtMillis;
+  private String applyFailureLogged = "";
   /** The oldest closed, unstaged epoch seen, and when it was first seen so (or last warned of). */
   private long waitingEpoch;
   private long waitingSinceMillis;
@@ -133,7 +135,14 @@ final class EpochCommitter implements AutoCloseable {
               .get(DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
         } catch (RuntimeException | ExecutionException | TimeoutException ex) {
           stopped.add(secondary);
-          if (failuresLogged++ % 20 == 0) {
+          // a new kind of failure at once, the same one every STAGING_STALL: a count-based
+          // limit stayed silent for minutes when each attempt waited out its deadline
+          String what = secondary + " " + io.grpc.Status.fromThrowable(ex).getCode();
+          long now = clock.millis();
+          if (!what.equals(applyFailureLogged)
+              || now - applyFailureLoggedAtMillis >= STAGING_STALL.toMillis()) {
+            applyFailureLogged = what;
+            applyFailureLoggedAtMillis = now;
             LOG.warn("epoch {}: apply at secondary {} failed; retrying: {}", e.number(),
                 secondary, String.valueOf(ex));
           }

@@ -18,6 +18,7 @@ public final class EpochStats {
   private long barriers;
   private final ArrayDeque<EpochSize> recent = new ArrayDeque<>();
   private long lastPauseMicros;
+  private long roundsHeldBack;
 
   synchronized void barrierDone(long pauseMicros, EpochSize closed) {
     window.addLast(Math.max(1, pauseMicros));
@@ -30,6 +31,16 @@ public final class EpochStats {
     while (recent.size() > RECENT) {
       recent.removeLast();
     }
+  }
+
+  /** A round that closed nothing: too many closed epochs wait for the secondaries. */
+  synchronized void heldBack() {
+    roundsHeldBack++;
+  }
+
+  /** Barrier rounds held back (see {@link #heldBack}) since this node led. */
+  public synchronized long roundsHeldBack() {
+    return roundsHeldBack;
   }
 
   /**
