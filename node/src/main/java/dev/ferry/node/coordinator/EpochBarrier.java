@@ -66,7 +66,7 @@ final class EpochBarrier implements AutoCloseable {
   /** Told of a member that did not answer a Freeze (the failure detector checks it at once). */
   private final java.util.function.BiConsumer<String, String> suspect;
   private final int maxPendingEpochs;
-  /** Whether the last round was held back by {@link #maxPendingEpochs}: logged on changes. */
+  /** Held back by {@link #maxPendingEpochs} since it was last logged, until the backlog halves. */
   private boolean holding;
   private long failuresLogged;
   /** The last failed step (epoch, step, member, reason): a new one is always logged. */
@@ -102,16 +102,16 @@ final class EpochBarrier implements AutoCloseable {
     }
     ReassignPortions change = plannedChange(s);
     boolean hold = holdsBack(s, change, maxPendingEpochs);
-    if (hold != holding) {
-      holding = hold;
-      if (hold) {
-        LOG.warn("epoch {} stays open: {} closed epochs are not applied yet (cts.max.pending"
-            + " {}); the consistent point waits for {}", s.openEpoch(), s.epochs().size(),
-            maxPendingEpochs, s.consistentPointWaitsFor());
-      } else {
-        LOG.info("epoch {}: closing again ({} closed epochs not applied yet)", s.openEpoch(),
-            s.epochs().size());
-      }
+    // logged once per stretch: a pipeline at its limit holds and closes by turns
+    if (hold && !holding) {
+      holding = true;
+      LOG.warn("epoch {} stays open: {} closed epochs are not applied yet (cts.max.pending"
+          + " {}); the consistent point waits for {}", s.openEpoch(), s.epochs().size(),
+          maxPendingEpochs, s.consistentPointWaitsFor());
+    } else if (holding && s.epochs().size() <= maxPendingEpochs / 2) {
+      holding = false;
+      LOG.info("epoch {}: the secondaries caught up ({} closed epochs not applied yet)",
+          s.openEpoch(), s.epochs().size());
     }
     if (hold) {
       stats.heldBack();
