@@ -128,6 +128,19 @@ public final class InProcessCluster implements AutoCloseable {
     }
   }
 
+  /**
+   * Waits until the leading coordinator has held back {@code rounds} more barrier rounds
+   * (cts.max.pending reached: closed epochs wait for the secondary) from now: the consistent
+   * point had that long to move, and the pipeline is stuck behind it. Stands in for "epochs
+   * went on closing", which they no longer do while the secondary lags.
+   */
+  public void awaitBarrierHeldBack(int rounds) {
+    java.util.function.LongSupplier held = () -> nodes.stream()
+        .mapToLong(n -> n.coordinator().stats().roundsHeldBack()).sum();
+    long from = held.getAsLong();
+    await().atMost(Duration.ofSeconds(30)).until(() -> held.getAsLong() >= from + rounds);
+  }
+
   /** The admin address of a node that is not the leader. */
   public String followerAdmin() {
     String leader = leader();

@@ -112,6 +112,7 @@ public final class DataPlane implements AutoCloseable {
   private long transferRetryMillis;
   private boolean transferRetryArmed;
   private static final long TRANSFER_RETRY_FIRST_MILLIS = 200;
+  private static final long TRANSFER_TICK_MILLIS = 1_000;
   private static final long TRANSFER_RETRY_MAX_MILLIS = 5_000;
   /** When a staging failure was last logged, and which (secondary and status): one per 10 s. */
   private long stagingFailureLoggedAtNanos;
@@ -263,6 +264,29 @@ public final class DataPlane implements AutoCloseable {
     this.maxWriteBytes = maxWriteBytes;
     for (StoredRecord r : replayed) {
       recover(r.record(), CompletableFuture.completedFuture(r.at()));
+    }
+    thread.execute(this::transferTick);
+  }
+
+  /**
+   * Data thread, every {@link #TRANSFER_TICK_MILLIS}: looks for closed epochs to stage, as each
+   * applied state does. Staging must not depend on states coming: while the barrier is held
+   * back (cts.max.pending) none come until something is staged, so a node whose Raft replay
+   * finished, or whose transfer was refused, would otherwise wait for good. Ends when the
+   * data thread is shut down (the next one is refused).
+   */
+  private void transferTick() {
+    try {
+      ClusterState s = state.get();
+      if (s != null) {
+        transferClosedEpochs(s);
+      }
+    } catch (RuntimeException e) {
+      LOG.warn("looking for epochs to stage failed; next try in {} ms: {}", TRANSFER_TICK_MILLIS,
+          e.toString());
+    } finally {
+      CompletableFuture.delayedExecutor(TRANSFER_TICK_MILLIS, TimeUnit.MILLISECONDS, thread)
+          .execute(this::transferTick);
     }
   }
 

@@ -105,7 +105,7 @@ class SecondaryTransferTest {
         epoch = p.write("t", 0, new byte[] {1, 2, 3}).get(20, TimeUnit.SECONDS).epoch();
       }
       var state = cluster.nodes.get(0).raft();
-      await().atMost(Duration.ofSeconds(30)).until(() -> state.state().openEpoch() > epoch + 10);
+      cluster.awaitBarrierHeldBack(10);
       assertThat(state.state().consistentEpoch()).as("epoch %d while its owner replays", epoch)
           .isLessThan(epoch);
       loaded.set(true);
@@ -122,8 +122,9 @@ class SecondaryTransferTest {
   void aPayloadDamagedInTheOwnersJournalIsRepairedFromTheMirrorsCopy() throws Exception {
     byte[] data = new byte[256];
     java.util.Arrays.fill(data, (byte) 0x5A);
-    byte[] got = writeDamageAndTransfer(data, false, (state, epoch) ->
-        await().atMost(Duration.ofSeconds(30)).until(() -> state.state().consistentEpoch() >= epoch));
+    byte[] got = writeDamageAndTransfer(data, false, (cluster, epoch) ->
+        await().atMost(Duration.ofSeconds(30)).until(() ->
+            cluster.nodes.get(0).raft().state().consistentEpoch() >= epoch));
     assertThat(got).as("the write at the secondary").isEqualTo(data);
   }
 
@@ -135,17 +136,17 @@ class SecondaryTransferTest {
   void aPayloadDamagedInEveryCopyIsNotShipped() throws Exception {
     byte[] data = new byte[256];
     java.util.Arrays.fill(data, (byte) 0x3C);
-    byte[] got = writeDamageAndTransfer(data, true, (state, epoch) -> {
-      await().atMost(Duration.ofSeconds(30)).until(() -> state.state().openEpoch() > epoch + 20);
-      assertThat(state.state().consistentEpoch()).as("epoch %d holds the damaged payload", epoch)
-          .isLessThan(epoch);
+    byte[] got = writeDamageAndTransfer(data, true, (cluster, epoch) -> {
+      cluster.awaitBarrierHeldBack(20);
+      assertThat(cluster.nodes.get(0).raft().state().consistentEpoch())
+          .as("epoch %d holds the damaged payload", epoch).isLessThan(epoch);
     });
     assertThat(got).as("nothing of it at the secondary").isEqualTo(new byte[256]);
   }
 
-  /** What the test awaits once the secondary runs, given the node's Raft state and the epoch. */
+  /** What the test awaits once the secondary runs, given the cluster and the epoch. */
   private interface AfterDamage {
-    void await(dev.ferry.node.raft.RaftNode state, long epoch) throws Exception;
+    void await(InProcessCluster cluster, long epoch) throws Exception;
   }
 
   /**
@@ -181,7 +182,7 @@ class SecondaryTransferTest {
       }
       assertThat(damaged).as("copies damaged").isEqualTo(everyCopy ? 2 : 1);
       try (SecondaryServer secondary = SecondaryServer.start(dir.resolve("dr"), drAddress)) {
-        then.await(cluster.nodes.get(0).raft(), epoch);
+        then.await(cluster, epoch);
         ManagedChannel ch = NettyChannelBuilder.forTarget(drAddress.toString()).usePlaintext().build();
         try {
           return SecondaryGrpc.newBlockingStub(ch).read(ReadRequest.newBuilder().setVolume("t")
