@@ -39,15 +39,24 @@ import picocli.CommandLine.Spec;
       AdminCommand.SecondaryCmd.class
     })
 final class AdminCommand {
-  @Option(names = "--cluster", required = true, paramLabel = "HOST:PORT[,HOST:PORT...]",
-      description = "any nodes of the cluster (their node.listen); the first that answers is used")
+  // required, but checked when a call is made, not at parse time: picocli checks a parent's
+  // required options before a subcommand's --help, so `admin status --help` failed without it
+  @Option(names = "--cluster", paramLabel = "HOST:PORT[,HOST:PORT...]",
+      description = "any nodes of the cluster (their node.listen); the first that answers is used"
+          + " (required)")
   String cluster;
+
+  @Spec CommandSpec adminSpec;
 
   @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "15s",
       description = "deadline of each call (default: ${DEFAULT-VALUE})")
   String timeout;
 
   AdminClient client() {
+    if (cluster == null) {
+      throw new picocli.CommandLine.ParameterException(adminSpec.commandLine(),
+          "Missing required option: '--cluster=HOST:PORT[,HOST:PORT...]'");
+    }
     return new AdminClient(AdminClient.parseAddresses(cluster), Units.parseDuration(timeout));
   }
 

@@ -22,6 +22,39 @@ class FerryCliTest {
     return new Run(exit, out.toString(), err.toString());
   }
 
+  /** Every admin subcommand, at any depth, answers --help without --cluster (issue 16). */
+  @Test
+  void helpOfEveryAdminSubcommandNeedsNoCluster() {
+    List<List<String>> paths = new java.util.ArrayList<>();
+    collect(FerryCli.commandLine().getSubcommands().get("admin"), List.of("admin"), paths);
+    assertThat(paths).hasSizeGreaterThan(10);
+    for (List<String> path : paths) {
+      List<String> args = new java.util.ArrayList<>(path);
+      args.add("--help");
+      Run r = run(args.toArray(String[]::new));
+      assertThat(r.exit()).as(String.join(" ", args) + ": " + r.err()).isZero();
+      assertThat(r.out()).as(String.join(" ", args)).contains("Usage: ferry " + String.join(" ", path));
+    }
+  }
+
+  private static void collect(picocli.CommandLine c, List<String> path, List<List<String>> out) {
+    for (var e : c.getSubcommands().entrySet()) {
+      List<String> sub = new java.util.ArrayList<>(path);
+      sub.add(e.getKey());
+      out.add(sub);
+      collect(e.getValue(), sub, out);
+    }
+  }
+
+  @Test
+  void anAdminCallWithoutClusterIsAUsageError() {
+    Run r = run("admin", "status");
+    assertThat(r.exit()).isEqualTo(2);
+    assertThat(r.err().strip()).startsWith("ferry: Missing required option: '--cluster=")
+        .doesNotContain("\n");
+    assertThat(r.out()).isEmpty();
+  }
+
   @Test
   void aMalformedSizeIsAUsageErrorNamingTheValue() {
     Run r = run("admin", "--cluster", "127.0.0.1:1", "volume", "create", "v", "--size", "12XB");
