@@ -796,6 +796,12 @@ public final class DataPlane implements AutoCloseable {
   private void handleFailures(ClusterState s) {
     ClusterState before = lastSeen;
     lastSeen = s;
+    if (!controlStateLoaded.getAsBoolean()) {
+      // replaying the Raft log after a restart: its states are history, and a failure seen in
+      // them may have been handed over and settled long ago (a restart re-sent thousands of
+      // old copies). Handled from the first loaded state, which says which still matter.
+      return;
+    }
     Member me = s.members().get(self);
     if (me != null && me.state() == MemberState.FAILED) {
       if (inBarrier) { // declared failed while running (a restart handles it at registration)
@@ -807,6 +813,7 @@ public final class DataPlane implements AutoCloseable {
     adopting.values().forEach(a -> a.removeIf(w -> !live(s, w.sender())));
     adopting.values().removeIf(Set::isEmpty);
     List<Member> newlyFailed = new ArrayList<>();
+    List<Member> unsettled = new ArrayList<>();
     for (Member failed : s.members().values()) {
       String tag = incarnationTag(failed);
       if (failed.state() != MemberState.FAILED || handedOver.contains(tag)) {
@@ -816,9 +823,12 @@ public final class DataPlane implements AutoCloseable {
       newlyFailed.add(failed);
       links.giveUp(failed.id(), "was declared FAILED (incarnation " + failed.incarnation()
           + "); its copies are made again elsewhere");
-      // what this node holds is handed over even while it catches up after a restart (the
-      // new owner waits for it); taking over and re-mirroring only once it takes part in
-      // epochs, not for failures replayed from the Raft log
+      if (!failed.failureUnsettled(s.consistentEpoch())) {
+        continue; // settled: every epoch it numbered in is applied; nothing to hand over
+      }
+      unsettled.add(failed);
+      // what this node holds is handed over from its first loaded state on (the new owner
+      // waits for it); taking over and re-mirroring only once it takes part in epochs
       if (before != null && inBarrier) {
         expectHandoffs(before, s, failed);
       }
@@ -826,7 +836,9 @@ public final class DataPlane implements AutoCloseable {
     if (newlyFailed.isEmpty()) {
       return;
     }
-    handOver(s, newlyFailed);
+    if (!unsettled.isEmpty()) {
+      handOver(s, unsettled);
+    }
     if (inBarrier) {
       remirror(s);
     }
@@ -984,7 +996,7 @@ public final class DataPlane implements AutoCloseable {
       if ((h.role != RecordType.MIRROR && h.role != RecordType.FORWARDED) || h.where == null
           || h.seq == null || h.peers.isEmpty()
           || (live(s, h.peers.get(0)) && !gone.contains(h.peers.get(0)))
-          || h.seq.epoch() <= releasedEpoch) {
+          || h.seq.epoch() <= Math.max(releasedEpoch, s.consistentEpoch())) {
         return;
       }
       copies.put(key, h);

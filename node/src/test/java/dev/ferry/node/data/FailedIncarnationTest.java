@@ -307,6 +307,50 @@ class FailedIncarnationTest {
     }
   }
 
+  /**
+   * While a restarted node replays its Raft log, the failures it sees are history: it hands
+   * nothing over until the replay is done, then only for failures that are not settled. A
+   * restart re-sent the copies of every failure in its log (3,749 updates in one soak run).
+   */
+  @Test
+  void aNodeReplayingItsRaftLogHandsOverOnlyOnceLoadedAndOnlyForUnsettledFailures()
+      throws Exception {
+    try (FakePeer other = new FakePeer()) {
+      ClusterState before = cluster(Map.of("s", "127.0.0.1:1", "o", other.address(),
+          "x", "127.0.0.1:1", "y", "127.0.0.1:1"));
+      ClusterState xFailed = apply(before, markFailed("x"));
+      // x's failure settles: the epoch it failed in and the next one are applied
+      ClusterState settled = xFailed;
+      for (int i = 0; i < 2; i++) {
+        long e = settled.openEpoch();
+        settled = apply(settled, Command.newBuilder().setCloseEpoch(
+            dev.ferry.proto.control.CloseEpoch.newBuilder().setEpoch(e).setClosedAtMillis(1))
+            .build());
+        settled = apply(settled, Command.newBuilder().setCommitEpoch(
+            dev.ferry.proto.control.CommitEpoch.newBuilder().setEpoch(e)).build());
+      }
+      assertThat(settled.members().get("x").failureUnsettled(settled.consistentEpoch())).isFalse();
+      ClusterState yFailed = apply(settled, markFailed("y"));
+      java.util.concurrent.atomic.AtomicBoolean loaded =
+          new java.util.concurrent.atomic.AtomicBoolean(false);
+      try (Journal journal = Journal.open(dir, options(new FaultyDisk()), r -> { });
+          DataPlane data = new DataPlane("s", journal, () -> yFailed, 1 << 20, List.of())) {
+        data.waitForControlState(loaded::get);
+        for (ClusterState replayed : List.of(before, xFailed, settled, yFailed)) {
+          data.stateChanged(replayed);
+        }
+        await().during(Duration.ofMillis(700)).atMost(Duration.ofSeconds(5))
+            .until(() -> other.handoffs.isEmpty());
+        loaded.set(true);
+        data.stateChanged(yFailed);
+        await().atMost(Duration.ofSeconds(10)).until(() -> !other.handoffs.isEmpty());
+        await().during(Duration.ofMillis(700)).atMost(Duration.ofSeconds(5))
+            .until(() -> other.handoffs.stream().noneMatch(h -> h.getFailed().equals("x")));
+        assertThat(other.handoffs).extracting(HandoffRequest::getFailed).containsOnly("y");
+      }
+    }
+  }
+
   private static Update.Builder update(int region, byte[] bytes, long epoch, long n) {
     return Update.newBuilder().setPrimaryId("p").setClientSeq(1).setVolume("v").setRegion(region)
         .setOffset(region * REGION).setData(ByteString.copyFrom(bytes))
