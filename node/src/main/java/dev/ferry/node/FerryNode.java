@@ -174,6 +174,11 @@ public final class FerryNode implements AutoCloseable {
 
   /** Registers this node as a member until the replicated state shows it (retries quietly). */
   private void registerIfNeeded() {
+    if (!raft.controlStateLoaded()) {
+      // replaying: the state may not show this node's failure yet, and a registration with
+      // the incarnation it shows is refused ("must rejoin with a higher incarnation")
+      return;
+    }
     ClusterState s = raft.state();
     Member me = s.members().get(config.id());
     String address = config.listen().toString();
