@@ -50,6 +50,7 @@ public final class PrimaryClient implements AutoCloseable {
   private final AdminClient admin;
   private final Semaphore window;
   private final Duration retryFor;
+  private final Duration answerDeadline;
   private final AtomicLong nextSeq = new AtomicLong();
   private final AtomicLong sent = new AtomicLong();
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -73,6 +74,21 @@ public final class PrimaryClient implements AutoCloseable {
    * @param retryFor how long a write is retried on a retryable error (see the class comment)
    */
   public PrimaryClient(List<HostAndPort> nodes, String primaryId, int window, Duration retryFor) {
+    this(nodes, primaryId, window, retryFor, ANSWER_DEADLINE);
+  }
+
+  /**
+   * How long a write sent on an open stream waits for the node's answer before it is sent
+   * again (same client_seq: the node answers the number it gave, or numbers it now). Without
+   * it, a write held inside a node that never answered waited forever, and a dependent writer
+   * with it: retryFor counted only from an error.
+   */
+  public static final Duration ANSWER_DEADLINE = Duration.ofSeconds(10);
+
+  /** As above, with the answer deadline given (tests). */
+  public PrimaryClient(List<HostAndPort> nodes, String primaryId, int window, Duration retryFor,
+      Duration answerDeadline) {
+    this.answerDeadline = answerDeadline;
     if (primaryId.isEmpty()) {
       throw new IllegalArgumentException("primaryId is empty");
     }
@@ -242,7 +258,18 @@ public final class PrimaryClient implements AutoCloseable {
     }
 
     synchronized void send(WriteRequest w, CompletableFuture<WriteAck> result, long deadline) {
-      pending.put(w.getClientSeq(), new Pending(w, result, deadline));
+      Pending sentNow = new Pending(w, result, deadline);
+      pending.put(w.getClientSeq(), sentNow);
+      try {
+        timer.schedule(() -> {
+          if (pending.remove(w.getClientSeq(), sentNow)) {
+            retryOrFail(w, result, deadline, Status.UNAVAILABLE.withDescription(
+                "no answer within " + answerDeadline.toMillis() + " ms"));
+          }
+        }, answerDeadline.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        // closed: close() fails what is pending
+      }
       if (requests == null) {
         requests = IngestGrpc.newStub(channel).write(new StreamObserver<>() {
           @Override

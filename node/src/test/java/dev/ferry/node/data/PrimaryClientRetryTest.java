@@ -44,6 +44,8 @@ class PrimaryClientRetryTest {
   private String address;
   /** Errors the fake node answers, in order, before it acknowledges. */
   private final ConcurrentLinkedQueue<Status> script = new ConcurrentLinkedQueue<>();
+  /** In the script: the fake node does not answer that write at all. */
+  private static final Status SILENT = Status.OK.withDescription("silent");
   private final AtomicInteger stateReads = new AtomicInteger();
   private final AtomicInteger writesSeen = new AtomicInteger();
   private volatile boolean volumeExists = true;
@@ -69,6 +71,9 @@ class PrimaryClientRetryTest {
               public synchronized void onNext(WriteRequest w) {
                 writesSeen.incrementAndGet();
                 Status next = script.poll();
+                if (next == SILENT) {
+                  return; // held inside the node: never answered
+                }
                 WriteResponse.Builder r = WriteResponse.newBuilder().setClientSeq(w.getClientSeq());
                 if (next == null) {
                   r.setAck(Ack.newBuilder().setEpoch(3).setN(writesSeen.get()));
@@ -144,6 +149,20 @@ class PrimaryClientRetryTest {
       script.add(status(Status.Code.UNAVAILABLE, "node n2 is starting: control state not loaded"));
       assertThat(c.write("v3", 0, new byte[] {1}).get(10, TimeUnit.SECONDS).epoch()).isEqualTo(3);
       assertThat(writesSeen.get()).isEqualTo(3);
+    }
+  }
+
+  /**
+   * A write the node never answers is sent again after the answer deadline (same client_seq),
+   * not waited for forever: the soak's dependent chains stalled behind unanswered writes.
+   */
+  @Test
+  void aWriteTheNodeNeverAnswersIsSentAgainAfterTheAnswerDeadline() throws Exception {
+    try (PrimaryClient c = new PrimaryClient(List.of(HostAndPort.fromString(address)), "p", 4,
+        Duration.ofSeconds(10), Duration.ofMillis(300))) {
+      script.add(SILENT);
+      assertThat(c.write("v3", 0, new byte[] {1}).get(10, TimeUnit.SECONDS).epoch()).isEqualTo(3);
+      assertThat(writesSeen.get()).as("sent, unanswered, sent again").isEqualTo(2);
     }
   }
 
