@@ -181,7 +181,7 @@ public final class AdminClient implements AutoCloseable {
   }
 
   private AdminGrpc.AdminBlockingStub stub(int i) {
-    return AdminGrpc.newBlockingStub(channels.get(i))
+    return AdminGrpc.newBlockingStub(Reconnect.now(channels.get(i)))
         .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS);
   }
 

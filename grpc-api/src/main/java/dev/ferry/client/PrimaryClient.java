@@ -271,7 +271,7 @@ public final class PrimaryClient implements AutoCloseable {
         // closed: close() fails what is pending
       }
       if (requests == null) {
-        requests = IngestGrpc.newStub(channel).write(new StreamObserver<>() {
+        requests = IngestGrpc.newStub(Reconnect.now(channel)).write(new StreamObserver<>() {
           @Override
           public void onNext(WriteResponse r) {
             answered(r);

@@ -13,13 +13,14 @@ import java.util.Map;
 final class Channels implements AutoCloseable {
   private final Map<String, ManagedChannel> byAddress = new HashMap<>();
 
+  /** The channel to {@code address}, reconnecting now if its last attempt failed (Reconnect). */
   ManagedChannel to(String address) {
-    return byAddress.computeIfAbsent(address, a -> {
+    return dev.ferry.client.Reconnect.now(byAddress.computeIfAbsent(address, a -> {
       HostAndPort hp = HostAndPort.fromString(a);
       // Seal replies grow with the portions (ControlLimits)
       return NettyChannelBuilder.forAddress(hp.getHost(), hp.getPort()).usePlaintext()
           .maxInboundMessageSize(dev.ferry.control.ControlLimits.MAX_PEER_MESSAGE_BYTES).build();
-    });
+    }));
   }
 
   @Override

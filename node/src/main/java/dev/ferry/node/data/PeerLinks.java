@@ -174,7 +174,7 @@ final class PeerLinks implements AutoCloseable {
           .usePlaintext().build());
       channelAddress.put(member, address);
     }
-    return channels.get(member);
+    return dev.ferry.client.Reconnect.now(channels.get(member));
   }
 
   /**

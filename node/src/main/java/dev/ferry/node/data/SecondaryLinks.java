@@ -45,10 +45,10 @@ final class SecondaryLinks implements AutoCloseable {
   }
 
   ManagedChannel channel(String secondary) {
-    return channels.computeIfAbsent(secondary, a -> {
+    return dev.ferry.client.Reconnect.now(channels.computeIfAbsent(secondary, a -> {
       HostAndPort hp = HostAndPort.fromString(a);
       return NettyChannelBuilder.forAddress(hp.getHost(), hp.getPort()).usePlaintext().build();
-    });
+    }));
   }
 
   @Override
