@@ -76,8 +76,11 @@ final class BackgroundLoad implements AutoCloseable {
     cmd.addAll(List.of("load", "--cluster", cluster, "--volumes", volumes, "--size", "4KiB",
         "--seconds", String.valueOf(MAX_SECONDS), "--inflight", "8", "--dependent", "--ledger",
         ledger.toString(), "--json"));
-    Path out = Files.createTempFile("ferry-load", ".out");
-    Path err = Files.createTempFile("ferry-load", ".err");
+    // beside the ledger (in the cluster's directory when the ledger is): kept after the test,
+    // and its ".log" stderr goes into the failure digest with the nodes' logs
+    String name = ledger.getFileName().toString();
+    Path out = ledger.resolveSibling(name + ".load.out");
+    Path err = ledger.resolveSibling(name + ".load.log");
     Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile())
         .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
     return new BackgroundLoad(p, out, err, ledger);
@@ -128,7 +131,5 @@ final class BackgroundLoad implements AutoCloseable {
   @Override
   public void close() throws IOException {
     process.destroyForcibly();
-    Files.deleteIfExists(out);
-    Files.deleteIfExists(err);
   }
 }

@@ -79,6 +79,13 @@ public final class InProcessCluster implements AutoCloseable {
             .filter(x -> x.getState() == MemberState.ACTIVE).count() == count;
       });
     }
+    // a node numbers writes only after its first barrier since start (DataPlane#inBarrier);
+    // without this wait a test's first write may be refused UNAVAILABLE on a slow machine.
+    // Not when the test drives the barrier by hand (an epoch period of an hour, say)
+    if (configs.get(0).ctsPeriod().compareTo(Duration.ofSeconds(10)) < 0) {
+      await().atMost(Duration.ofSeconds(30)).until(() -> nodes.stream()
+          .allMatch(n -> n.data().inBarrier()));
+    }
   }
 
   /** Stops node i (0-based); its storage stays for {@link #restart}. */

@@ -265,6 +265,7 @@ public final class DataPlane implements AutoCloseable {
     for (StoredRecord r : replayed) {
       recover(r.record(), CompletableFuture.completedFuture(r.at()));
     }
+    dropUnnumberedAfterReplay();
     thread.execute(this::transferTick);
   }
 
@@ -323,7 +324,44 @@ public final class DataPlane implements AutoCloseable {
           h.acked = h.copied;
         }
       }
+      case FORWARD_DROPPED -> {
+        Held h = held.get(key);
+        if (h != null && h.role == RecordType.FORWARDED && h.seq == null) {
+          held.remove(key);
+        }
+      }
     }
+  }
+
+  /**
+   * After replay: drops the forwarded copies that never got their number. A forwarder
+   * acknowledges only once the number is journaled (SEQUENCED), so none of them was
+   * acknowledged; the forward they were waiting for died with the process, and a retry stores
+   * the write again. Kept, each would pin its journal segment for good.
+   */
+  private void dropUnnumberedAfterReplay() {
+    List<UpdateKey> unnumbered = new ArrayList<>();
+    held.forEach((key, h) -> {
+      if (h.role == RecordType.FORWARDED && h.seq == null) {
+        unnumbered.add(key);
+      }
+    });
+    unnumbered.forEach(key -> journalDrop(key, held.remove(key)));
+    if (!unnumbered.isEmpty()) {
+      LOG.info("dropped {} forwarded copie(s) that had no number at restart (never acknowledged)",
+          unnumbered.size());
+    }
+  }
+
+  /** Journals that this node no longer holds a forwarded copy (it unpins its segment). */
+  private void journalDrop(UpdateKey key, Held h) {
+    journal.append(new JournalRecord(RecordType.FORWARD_DROPPED, 0, h.portion.volume(),
+        h.portion.region(), 0, key.primaryId(), key.clientSeq(), 0, "", new byte[0]))
+        .exceptionally(e -> {
+          LOG.warn("journaling the drop of the forwarded copy of {} failed (its segment stays"
+              + " until a restart drops it again): {}", key, e.toString());
+          return null;
+        });
   }
 
   private static List<String> peersOf(JournalRecord r) {
@@ -757,12 +795,43 @@ public final class DataPlane implements AutoCloseable {
         ForwardRequest.newBuilder().setAssignmentVersion(s.assignmentVersion()).setSender(self)
             .setUpdate(update));
     Held copy = h;
-    copy.copied = copy.durable.thenCombine(sequenced, (v, seq) -> seq)
-        .thenApplyAsync(seq -> recordSequence(key, copy, seq), thread);
+    CompletableFuture<SequenceNumber> attempt = copy.durable.thenCombine(sequenced, (v, seq) -> seq)
+        .thenComposeAsync(seq -> recordSequence(key, copy, seq), thread);
+    copy.copied = attempt;
+    attempt.whenCompleteAsync((seq, e) -> {
+      if (e != null) {
+        dropUnnumbered(key, copy, attempt);
+      }
+    }, thread);
     return copy;
   }
 
-  private SequenceNumber recordSequence(UpdateKey key, Held copy, SequenceNumber seq) {
+  /**
+   * A forward that failed before its number came back: the copy was not acknowledged and is
+   * dropped (a retry stores the write again and forwards it to the current owner, which answers
+   * with the number it gave, if it gave one). Kept, a copy whose primary retried elsewhere, or
+   * whose owner failed, would stay unnumbered for good and pin its journal segment.
+   */
+  private void dropUnnumbered(UpdateKey key, Held copy, CompletableFuture<SequenceNumber> attempt) {
+    if (copy.seq != null || held.get(key) != copy || copy.copied != attempt) {
+      return; // numbered after all, or a newer attempt (a retry) owns the copy now
+    }
+    held.remove(key);
+    boolean stored = copy.where != null && copy.where.isDone()
+        && !copy.where.isCompletedExceptionally();
+    if (stored) {
+      journalDrop(key, copy);
+    }
+  }
+
+  /**
+   * Records the number the owner gave a forwarded copy. The ack waits until the SEQUENCED
+   * record is journaled: a copy recovered without its number is then known never acknowledged
+   * (it is dropped at start; see dropUnnumberedAfterReplay), and one that was acknowledged is
+   * handed over with its number if the owner fails.
+   */
+  private CompletableFuture<SequenceNumber> recordSequence(UpdateKey key, Held copy,
+      SequenceNumber seq) {
     if (copy.seq == null && handedOver.contains(copy.forwardedTo)) {
       // this node handed its copies over for that incarnation without this one's number: the
       // new owner never learns it, and may give the number to another write. Not acknowledged;
@@ -772,16 +841,19 @@ public final class DataPlane implements AutoCloseable {
           + " not acknowledged, retry"));
     }
     copy.seq = seq;
-    // claim 4: the forwarder records the owner's number against its copy; the ack does not wait
-    // for this record: the owner holds the number durably, and the copy is matched by its key
-    journal.append(new JournalRecord(RecordType.SEQUENCED, seq.epoch(), copy.portion.volume(),
-        copy.portion.region(), seq.n(), key.primaryId(), key.clientSeq(), 0, copy.peersText(),
-        new byte[0]))
-        .exceptionally(e -> {
-          LOG.warn("recording the sequence number of {} failed: {}", key, e.toString());
-          return null;
+    // claim 4: the forwarder records the owner's number against its copy, matched by its key
+    return journal.append(new JournalRecord(RecordType.SEQUENCED, seq.epoch(),
+        copy.portion.volume(), copy.portion.region(), seq.n(), key.primaryId(), key.clientSeq(),
+        0, copy.peersText(), new byte[0]))
+        .handle((v, e) -> {
+          if (e != null) {
+            // a full disk (anything else halts the node): not acknowledged; the number stays
+            // known in memory, so a retry here, or a handoff, still carries it
+            throw new CompletionException(journalStatus(
+                e instanceof CompletionException && e.getCause() != null ? e.getCause() : e));
+          }
+          return seq;
         });
-    return seq;
   }
 
   // ---- failure handoff (DESIGN.md §6, claims 12-15) ----
@@ -1674,6 +1746,14 @@ public final class DataPlane implements AutoCloseable {
     EpochRecord e = s.epochs().get(seq.epoch());
     Watermark w = e == null ? null : e.watermarks().get(p);
     return w != null && w.getLastN() >= seq.n();
+  }
+
+  /**
+   * Whether this node has taken part in an epoch barrier since it started: until then it
+   * numbers nothing and answers writes UNAVAILABLE (retry). Any thread.
+   */
+  public boolean inBarrier() {
+    return inBarrier;
   }
 
   /** Refuses to number an update before this node took part in a barrier (see inBarrier). */

@@ -29,7 +29,8 @@ import org.apache.logging.log4j.Logger;
  * <pre>
  *   offset size  field
  *   0      4     magic 'F','J','S','G'
- *   4      4     format version (1)
+ *   4      4     format version: 2 is written; 1 and 2 are read (version 1 has no record of
+ *                type 5). A version this code does not know fails open, naming the file.
  * </pre>
  *
  * followed by records, each self-verifying; big-endian, offsets within the record:
@@ -39,7 +40,7 @@ import org.apache.logging.log4j.Logger;
  *   0            4     magic 'F','J','R','C'
  *   4            4     length L: the bytes after this field (the record takes 8 + L bytes)
  *   8            4     CRC32C of bytes 12 .. 8+L (everything after this field)
- *   12           1     type: 1 OWNED, 2 MIRROR, 3 FORWARDED, 4 SEQUENCED
+ *   12           1     type: 1 OWNED, 2 MIRROR, 3 FORWARDED, 4 SEQUENCED, 5 FORWARD_DROPPED
  *   13           8     epoch
  *   21           4     region
  *   25           8     n
@@ -90,7 +91,7 @@ import org.apache.logging.log4j.Logger;
  *
  * <p>Space: {@link #release} deletes closed segments whose records all belong to applied epochs.
  * A FORWARDED copy counts with the epoch of its SEQUENCED record, matched by (primaryId,
- * clientSeq), and pins its segment until that record is appended. Deleted segments may be
+ * clientSeq), and pins its segment until that record, or a FORWARD_DROPPED one, is appended. Deleted segments may be
  * anywhere in the sequence, so replay can meet a SEQUENCED record whose FORWARDED copy is gone.
  * The budget counts bytes on disk plus bytes queued; segment headers are added as segments are
  * created and may take it past the budget by 8 bytes a segment.

@@ -15,7 +15,13 @@ public enum RecordType {
    * The (epoch, n) the owner gave a FORWARDED copy, identified by (primaryId, clientSeq); data is
    * empty.
    */
-  SEQUENCED(4);
+  SEQUENCED(4),
+  /**
+   * A FORWARDED copy, identified by (primaryId, clientSeq), that this node no longer holds: its
+   * forward failed before a number came back, so it was never acknowledged and a retry stores
+   * the write again. Epoch and n are 0; data is empty. Written from segment format version 2 on.
+   */
+  FORWARD_DROPPED(5);
 
   private final byte code;
 

@@ -120,7 +120,7 @@ final class Recovery {
           ? "shorter than the segment header" : String.format("bad segment magic 0x%08x",
           b.getInt(0)));
     }
-    if (b.getInt(4) != Segment.VERSION) {
+    if (b.getInt(4) < Segment.OLDEST_READABLE_VERSION || b.getInt(4) > Segment.VERSION) {
       throw corrupt(s.file, 4, "unsupported segment format version " + b.getInt(4));
     }
     s.bytes = Segment.HEADER_BYTES;

@@ -16,7 +16,10 @@ import java.util.regex.Pattern;
  */
 final class Segment {
   static final int MAGIC = 0x464A5347; // "FJSG"
-  static final int VERSION = 1;
+  /** Written in new segments: 2 (adds the FORWARD_DROPPED record type to version 1). */
+  static final int VERSION = 2;
+  /** The oldest version this code reads: a version 1 segment is a version 2 one without drops. */
+  static final int OLDEST_READABLE_VERSION = 1;
   static final int HEADER_BYTES = 8;
   private static final Pattern NAME = Pattern.compile("segment-(\\d{20})\\.log");
 

@@ -47,8 +47,9 @@ final class Segments {
     if (r.type() == RecordType.FORWARDED) {
       unsequenced.computeIfAbsent(id, k -> new ArrayList<>(1)).add(s);
       s.unsequencedForwards++;
-    } else if (r.type() == RecordType.SEQUENCED) {
-      // A retried forward may have been stored more than once: every copy gets the number.
+    } else if (r.type() == RecordType.SEQUENCED || r.type() == RecordType.FORWARD_DROPPED) {
+      // A retried forward may have been stored more than once: every copy gets the number, or
+      // is dropped. A dropped copy pins nothing and counts with no epoch.
       for (Segment held : unsequenced.getOrDefault(id, List.of())) {
         held.unsequencedForwards--;
         held.raiseEpoch(r.epoch());

@@ -222,6 +222,42 @@ class DataPathTest {
   }
 
   /**
+   * A forwarder acknowledges only once the owner's number is in its journal (SEQUENCED): a copy
+   * found without its number after a restart is then known never acknowledged, and dropped.
+   * The forwarder's second force (the SEQUENCED record) is held.
+   */
+  @Test
+  void noForwardedAckBeforeTheForwarderJournaledTheNumber() throws Exception {
+    Roles r = roles(8);
+    long s = seq.incrementAndGet();
+    FaultyDisk.Gate gate = new FaultyDisk.Gate();
+    FaultyDisk.Fault held = gate.holds();
+    AtomicLong forces = new AtomicLong();
+    disks.get(r.other()).beforeForce(file -> {
+      if (forces.incrementAndGet() >= 2) {
+        held.hit(file);
+      }
+    });
+    try (IngestProbe probe = new IngestProbe(cluster.admins.get(r.other()))) {
+      CompletableFuture<WriteResponse> ack =
+          probe.send(IngestProbe.write("p8", s, VOLUME, r.region() * REGION, block(8)));
+      await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+        assertThat(held(r.owner(), "p8", s)).startsWith("OWNED ").endsWith(" durable");
+        assertThat(held(r.other(), "p8", s)).startsWith("FORWARDED ").doesNotContain(" - -");
+      });
+      await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2)).until(() -> !ack.isDone());
+      gate.open();
+      WriteResponse w = ack.get(10, TimeUnit.SECONDS);
+      assertThat(w.hasAck()).as("answer %s", w).isTrue();
+      assertThat(held(r.owner(), "p8", s)).startsWith("OWNED " + w.getAck().getEpoch() + " "
+          + w.getAck().getN() + " ");
+    } finally {
+      disks.get(r.other()).beforeForce(file -> { });
+      gate.open();
+    }
+  }
+
+  /**
    * Holds {@code gated}'s journal force: its copy stays pending while the other copy is durable,
    * and the primary gets no ack until the force is let through.
    */

@@ -29,7 +29,7 @@ class JournalFormatTest {
     ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file));
 
     assertThat(b.getInt(0)).isEqualTo(0x464A5347); // FJSG
-    assertThat(b.getInt(4)).isEqualTo(1);
+    assertThat(b.getInt(4)).isEqualTo(2);
     b.position(8);
     ByteBuffer rec = b.slice();
     int length = rec.getInt(4);
@@ -51,6 +51,30 @@ class JournalFormatTest {
     assertThat(rec.getInt(data)).isEqualTo(3);
     assertThat(rec.get(data + 4)).isEqualTo((byte) 1);
     assertThat(data + 4 + 3).isEqualTo(rec.limit());
+  }
+
+  @Test
+  void aVersionOneSegmentIsReadAndAnUnknownVersionIsRefusedByName() throws IOException {
+    JournalRecord r = new JournalRecord(RecordType.OWNED, 5, "vol", 9, 77, "prim", 1234, 65536,
+        "node-3", new byte[] {1, 2, 3});
+    JournalOptions options = options(1 << 20, true, Disk.REAL);
+    try (Journal journal = Journal.open(dir, options, x -> { })) {
+      appendAll(journal, List.of(r));
+    }
+    Path file = dir.resolve("segment-00000000000000000000.log");
+    setVersion(file, 1); // as written before FORWARD_DROPPED existed
+    assertThat(Journals.replay(dir, options)).hasSize(1);
+
+    setVersion(file, 3);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> Journals.replay(dir, options))
+        .hasMessage("corrupt journal " + file + " at offset 4: unsupported segment format"
+            + " version 3");
+  }
+
+  private static void setVersion(Path file, int version) throws IOException {
+    try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE)) {
+      ch.write(ByteBuffer.allocate(4).putInt(version).flip(), 4);
+    }
   }
 
   private static String string(ByteBuffer b, int at) {

@@ -59,18 +59,22 @@ class JournalSpaceTest {
     assertSameRecords(replay(dir, options), List.of(records.get(12)));
   }
 
+  /** A forwarded copy with no number yet, then six records of epoch 1: two segments. */
+  private void appendAPinnedForwardedCopy(Journal journal) throws IOException {
+    journal.append(new JournalRecord(RecordType.FORWARDED, 0, "vol-a", 3, 0, "primary-1", 7777,
+        8192, "node-2", data(7, 300)));
+    appendAll(journal, ownedInEpochs(1, 1, 1, 1, 1, 1));
+    journal.release(Long.MAX_VALUE);
+    assertThat(segmentFiles(dir)).as("pinned by the copy").containsExactly(segment(0), segment(6));
+  }
+
   @Test
   void aForwardedCopyPinsItsSegmentUntilSequencedThenCountsWithItsEpoch() throws IOException {
-    JournalRecord forwarded = new JournalRecord(RecordType.FORWARDED, 0, "vol-a", 3, 0,
-        "primary-1", 7777, 8192, "node-2", data(7, 300));
     JournalRecord sequenced = new JournalRecord(RecordType.SEQUENCED, 3, "vol-a", 3, 41,
         "primary-1", 7777, 8192, "node-2", new byte[0]);
     JournalOptions options = options(SEGMENT, true, Disk.REAL);
     try (Journal journal = Journal.open(dir, options, r -> { })) {
-      journal.append(forwarded);
-      appendAll(journal, ownedInEpochs(1, 1, 1, 1, 1, 1));
-      journal.release(Long.MAX_VALUE);
-      assertThat(segmentFiles(dir)).containsExactly(segment(0), segment(6));
+      appendAPinnedForwardedCopy(journal);
     }
     // the pin is rebuilt from the replay
     try (Journal journal = Journal.open(dir, options, r -> { })) {
@@ -82,6 +86,22 @@ class JournalSpaceTest {
       journal.release(3);
       assertThat(segmentFiles(dir)).containsExactly(segment(9));
     }
+  }
+
+  @Test
+  void aDroppedForwardedCopyNoLongerPinsItsSegmentAcrossARestart() throws IOException {
+    JournalRecord dropped = new JournalRecord(RecordType.FORWARD_DROPPED, 0, "vol-a", 3, 0,
+        "primary-1", 7777, 0, "", new byte[0]);
+    JournalOptions options = options(SEGMENT, true, Disk.REAL);
+    try (Journal journal = Journal.open(dir, options, r -> { })) {
+      appendAPinnedForwardedCopy(journal);
+      awaitAll(List.of(journal.append(dropped)));
+      journal.release(1);
+      assertThat(segmentFiles(dir)).as("the drop unpins it").containsExactly(segment(6));
+    }
+    // replayed: the drop is read back (the data plane forgets the copy), and pins nothing
+    assertThat(replay(dir, options).stream().map(r -> r.type()).toList())
+        .doesNotContain(RecordType.FORWARDED).endsWith(RecordType.FORWARD_DROPPED);
   }
 
   @Test
