@@ -62,6 +62,16 @@ public final class PrimaryClient implements AutoCloseable {
   private volatile ClusterStateSnapshot state;
   private volatile Map<String, Integer> volumeIndex = Map.of();
   private volatile boolean closed;
+  /**
+   * When a slow write's retry was last logged: a write not acknowledged for
+   * {@link #SLOW_WRITE_NANOS} logs why it is retried, one line per 2 s per client, so an
+   * operator (or a soak's failure digest) sees what the cluster answers while writes stand still.
+   */
+  private volatile long slowRetryLoggedAtNanos = System.nanoTime() - SLOW_LOG_EVERY_NANOS;
+  private static final long SLOW_WRITE_NANOS = TimeUnit.SECONDS.toNanos(5);
+  private static final long SLOW_LOG_EVERY_NANOS = TimeUnit.SECONDS.toNanos(2);
+  private static final org.apache.logging.log4j.Logger LOG =
+      org.apache.logging.log4j.LogManager.getLogger(PrimaryClient.class);
 
   /** Errors no retry can change: the write itself is wrong, or the call is not allowed. */
   private static final java.util.Set<Status.Code> FINAL = java.util.EnumSet.of(
@@ -225,6 +235,14 @@ public final class PrimaryClient implements AutoCloseable {
     if (closed || isFinal(status.getCode()) || System.nanoTime() > deadline) {
       result.completeExceptionally(status.asRuntimeException());
       return;
+    }
+    long now = System.nanoTime();
+    long waited = retryFor.toNanos() - (deadline - now);
+    if (waited > SLOW_WRITE_NANOS && now - slowRetryLoggedAtNanos > SLOW_LOG_EVERY_NANOS) {
+      slowRetryLoggedAtNanos = now;
+      LOG.warn("write {} ({} at offset {}) not acknowledged for {} ms; retrying after: {} {}",
+          w.getClientSeq(), w.getVolume(), w.getOffset(), waited / 1_000_000, status.getCode(),
+          status.getDescription());
     }
     // the owner moved, a node fenced a stale sender, is down or starting: learn the assignment
     // again, then re-send the same write (same client_seq: stored once)

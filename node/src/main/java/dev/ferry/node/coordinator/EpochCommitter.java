@@ -42,9 +42,8 @@ final class EpochCommitter implements AutoCloseable {
   private final BarrierHook hook;
   private final Channels secondaries = new Channels();
   private final java.time.Clock clock;
-  /** When an apply failure was last logged, and which (secondary and status code). */
-  private long applyFailureLoggedAtMillis;
-  private String applyFailureLogged = "";
+  /** Apply failures: once per STAGING_STALL per secondary and status. Committer thread only. */
+  private final dev.ferry.node.RepeatedFailureLog applyFailures;
   /** The oldest closed, unstaged epoch seen, and when it was first seen so (or last warned of). */
   private long waitingEpoch;
   private long waitingSinceMillis;
@@ -53,6 +52,7 @@ final class EpochCommitter implements AutoCloseable {
     this.raft = raft;
     this.hook = hook;
     this.clock = clock;
+    this.applyFailures = new dev.ferry.node.RepeatedFailureLog(STAGING_STALL.toMillis(), clock::millis);
   }
 
   /** One pass over the epochs that are closed and not yet applied everywhere. */
@@ -135,14 +135,7 @@ final class EpochCommitter implements AutoCloseable {
               .get(DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
         } catch (RuntimeException | ExecutionException | TimeoutException ex) {
           stopped.add(secondary);
-          // a new kind of failure at once, the same one every STAGING_STALL: a count-based
-          // limit stayed silent for minutes when each attempt waited out its deadline
-          String what = secondary + " " + io.grpc.Status.fromThrowable(ex).getCode();
-          long now = clock.millis();
-          if (!what.equals(applyFailureLogged)
-              || now - applyFailureLoggedAtMillis >= STAGING_STALL.toMillis()) {
-            applyFailureLogged = what;
-            applyFailureLoggedAtMillis = now;
+          if (applyFailures.shouldLog(secondary + " " + io.grpc.Status.fromThrowable(ex).getCode())) {
             LOG.warn("epoch {}: apply at secondary {} failed; retrying: {}", e.number(),
                 secondary, String.valueOf(ex));
           }

@@ -103,20 +103,13 @@ public final class DataPlane implements AutoCloseable {
   /** Portions of closed epochs being sent to their secondary right now. */
   private final Set<PortionEpoch> staging = new HashSet<>();
   /**
-   * A failed transfer (staging, EpochStaged, amendment) is tried again after this delay
-   * (doubling from {@link #TRANSFER_RETRY_FIRST_MILLIS} to {@link #TRANSFER_RETRY_MAX_MILLIS},
-   * back to 0 on a success), not only on the next applied state: while the barrier is held
-   * back by cts.max.pending no state comes, and a transfer waiting for one waited for good.
-   * Data thread only, as {@link #transferRetryArmed} and the failure log's limiter.
+   * How often the data thread looks for closed epochs to stage, whatever states come: a failed
+   * transfer (staging, EpochStaged, amendment) is tried again at the next tick.
    */
-  private long transferRetryMillis;
-  private boolean transferRetryArmed;
-  private static final long TRANSFER_RETRY_FIRST_MILLIS = 200;
   private static final long TRANSFER_TICK_MILLIS = 1_000;
-  private static final long TRANSFER_RETRY_MAX_MILLIS = 5_000;
-  /** When a staging failure was last logged, and which (secondary and status): one per 10 s. */
-  private long stagingFailureLoggedAtNanos;
-  private String stagingFailureLogged = "";
+  /** Staging failures: logged once per 10 s per secondary and status. Data thread only. */
+  private final dev.ferry.node.RepeatedFailureLog stagingFailures =
+      new dev.ferry.node.RepeatedFailureLog(10_000, dev.ferry.node.RepeatedFailureLog::monotonicMillis);
   private final SecondaryLinks secondaries = new SecondaryLinks();
   private volatile java.util.function.BooleanSupplier controlStateLoaded = () -> true;
   private final java.util.function.Function<dev.ferry.proto.control.Command,
@@ -1550,10 +1543,7 @@ public final class DataPlane implements AutoCloseable {
             for (int i = 0; i < staged.size(); i++) {
               if (staged.get(i).join() == null) {
                 PortionEpoch failed = sending.get(i);
-                thread.execute(() -> {
-                  staging.remove(failed);
-                  retryTransferLater();
-                });
+                thread.execute(() -> staging.remove(failed)); // the next tick tries again
               }
             }
             staged.stream().map(CompletableFuture::join).filter(java.util.Objects::nonNull)
@@ -1566,42 +1556,16 @@ public final class DataPlane implements AutoCloseable {
             if (error != null) {
               sending.forEach(staging::remove);
               LOG.warn("recording epoch {} as staged failed; retrying: {}", e.number(), String.valueOf(error));
-              retryTransferLater();
-            } else if (staged.stream().allMatch(f -> f.join() != null)) {
-              transferRetryMillis = 0;
             }
           }, thread);
     }
   }
 
-  /** Data thread: arms one retry of the transfers, unless one is armed already. */
-  private void retryTransferLater() {
-    if (transferRetryArmed) {
-      return;
-    }
-    transferRetryArmed = true;
-    transferRetryMillis = transferRetryMillis == 0 ? TRANSFER_RETRY_FIRST_MILLIS
-        : Math.min(TRANSFER_RETRY_MAX_MILLIS, transferRetryMillis * 2);
-    CompletableFuture.delayedExecutor(transferRetryMillis, TimeUnit.MILLISECONDS, thread)
-        .execute(() -> {
-          transferRetryArmed = false;
-          transferClosedEpochs(state.get());
-        });
-  }
-
-  /**
-   * Data thread: a staging failure is logged when it differs from the last one logged
-   * (another secondary or status) and otherwise once per 10 s: a secondary that is down fails
-   * every portion of every closed epoch, each retry (a thousand lines a minute before).
-   */
+  /** Data thread: logs a staging failure, limited (see stagingFailures). */
   private void logStagingFailure(Portion p, long epoch, String secondary, Throwable error) {
-    String what = secondary + " " + Status.fromThrowable(error).getCode();
-    long now = System.nanoTime();
-    if (what.equals(stagingFailureLogged) && now - stagingFailureLoggedAtNanos < 10_000_000_000L) {
+    if (!stagingFailures.shouldLog(secondary + " " + Status.fromThrowable(error).getCode())) {
       return;
     }
-    stagingFailureLogged = what;
-    stagingFailureLoggedAtNanos = now;
     LOG.warn("staging {} of epoch {} at {} failed; retrying (further failures like it are"
         + " logged every 10 s): {}", p, epoch, secondary, String.valueOf(error));
   }
@@ -1629,9 +1593,8 @@ public final class DataPlane implements AutoCloseable {
           .whenCompleteAsync((r, error) -> {
             amending.remove(pe);
             if (error != null) {
-              LOG.warn("amending the watermark of {} in epoch {} failed: {}", p, e.number(),
-                  String.valueOf(error));
-              retryTransferLater();
+              LOG.warn("amending the watermark of {} in epoch {} failed; retrying: {}", p,
+                  e.number(), String.valueOf(error));
             }
           }, thread);
     }
