@@ -166,6 +166,7 @@ final class Nemesis implements AutoCloseable {
         long applied = appliedEpoch();
         log(what + ": fault " + (i + 1) + " of " + faults.size());
         faults.get(i).inject();
+        restartStopped();
         long healed = System.nanoTime();
         log(what + ": fault " + (i + 1) + " healed");
         afterEach.inject();
@@ -180,12 +181,35 @@ final class Nemesis implements AutoCloseable {
       result.assertOk();
       longestAckGapMillis = load.longestAckGapMillis();
       System.out.printf("nemesis %s: %d faults, longest time without an ack %d ms; after each"
-          + " fault, acks again within %s ms, consistent point moved within %s ms%n", what,
-          faults.size(), longestAckGapMillis, ackResumedMillis, consistentMovedMillis);
+          + " fault, acks again within %s ms, consistent point moved within %s ms; nodes that"
+          + " stopped by themselves and were restarted: %s%n", what, faults.size(),
+          longestAckGapMillis, ackResumedMillis, consistentMovedMillis, stoppedAndRestarted);
       long lastEpoch = FerryCli.lastEpoch(ledger);
       FerryCli.awaitApplied(site.cluster, lastEpoch);
       FerryCli.verifyConsistent(site.secondary, ledger);
       assertThat(LedgerChecker.problems(ledger, REGION)).as("ledger of %s", what).isEmpty();
+    }
+  }
+
+  /** Nodes that stopped by themselves during the run (halted by name, e.g. a Raft log that
+   * could not write on a full disk), each restarted as a supervisor would. */
+  final List<String> stoppedAndRestarted = new ArrayList<>();
+
+  /**
+   * Starts again every node of the cluster whose process has stopped on its own, as systemd's
+   * Restart=on-failure would: a node may stop by name on a fault (issue 10: "the node stops by
+   * name"), and the run goes on with the cluster whole. Counted and printed, never hidden.
+   */
+  private void restartStopped() throws Exception {
+    for (var e : FerryCli.nodes(site.dir).entrySet()) {
+      long pid = e.getValue().get("pid").getAsLong();
+      if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+        continue;
+      }
+      log(e.getKey() + " had stopped by itself (see its log): started again");
+      stoppedAndRestarted.add(e.getKey());
+      FerryCli.run("cluster", "start", "--dir", site.dir.toString(), "--node", e.getKey())
+          .assertOk();
     }
   }
 

@@ -78,6 +78,9 @@ public final class FerryNode implements AutoCloseable {
     this.config = config;
     this.disk = disk;
     this.raft = new RaftNode(config);
+    // a peer whose Raft log cannot write stops by name (exit status 70) rather than stay a
+    // member that cannot follow the cluster
+    raft.stateMachine().onLogFailed(JournalOptions::halt);
     this.coordinator = new Coordinator(raft, config.coordinatorTick(), config.ctsPeriod(),
         config.id(), config.heartbeatInterval(), config.failureTimeout(),
         config.ctsMaxPendingEpochs());

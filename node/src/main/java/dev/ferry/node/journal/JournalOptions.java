@@ -41,10 +41,11 @@ public record JournalOptions(long segmentBytes, long budgetBytes, boolean sync, 
   }
 
   /**
-   * Stops the process at once: a node whose journal cannot write must not acknowledge anything
-   * more, and shutdown hooks could try to use the journal again.
+   * Stops the process at once: a node whose journal (or Raft log) cannot write must not
+   * acknowledge anything more, and shutdown hooks could try to use it again. A supervisor
+   * restarts it once the disk is fixed.
    */
-  private static void halt(Throwable cause) {
+  public static void halt(Throwable cause) {
     // the journal has logged the failure with its stack trace already
     LogManager.getLogger(Journal.class).error("halting the node (exit status {}): {}",
         FATAL_EXIT_STATUS, cause.getMessage());

@@ -55,6 +55,8 @@ public final class FerryStateMachine extends BaseStateMachine {
 
   private final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
   private final List<Consumer<ClusterState>> listeners = new CopyOnWriteArrayList<>();
+  /** What to do when this peer's Raft log cannot be written (see notifyLogFailed). */
+  private volatile Consumer<Throwable> onLogFailed = cause -> { };
   private volatile Applied current = new Applied(ClusterState.EMPTY, null);
   private final ConcurrentSkipListMap<Long, CompletableFuture<Void>> appliedWaiters =
       new ConcurrentSkipListMap<>();
@@ -233,6 +235,25 @@ public final class FerryStateMachine extends BaseStateMachine {
         a.termIndex()));
     LOG.info("snapshot {} written at {}", file, a.termIndex());
     return a.termIndex().getIndex();
+  }
+
+  /** Sets what happens when this peer's Raft log fails to write (the node halts, in production). */
+  public void onLogFailed(Consumer<Throwable> handler) {
+    onLogFailed = handler;
+  }
+
+  /**
+   * Ratis could not write an entry to this peer's log (a full disk, an I/O error). The peer
+   * cannot follow the cluster any more: its later appends fail ("Already running a method"), its
+   * state stops while the others go on, and it keeps answering as if it were a member (seen in
+   * the soak: a node whose data disk had been full stayed a member that could not rejoin).
+   */
+  @Override
+  public void notifyLogFailed(Throwable cause, LogEntryProto failedEntry) {
+    String entry = failedEntry == null ? "an entry" : "entry " + TermIndex.valueOf(failedEntry);
+    LOG.error("the Raft log failed to write {}", entry, cause);
+    onLogFailed.accept(new IOException("the Raft log failed to write " + entry + ": " + cause,
+        cause));
   }
 
   @Override
