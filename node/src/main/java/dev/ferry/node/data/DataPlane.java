@@ -391,7 +391,9 @@ public final class DataPlane implements AutoCloseable {
             + " of primary '" + primaryId + "' was already used for different data");
       }
       if (h.acked != null && !h.acked.isCompletedExceptionally()) {
-        return h.acked; // a retry of a write in flight or done: the same answer, stored once
+        // a retry of a write in flight or done: the same answer, stored once, and held like
+        // any ack until its epoch is released (a copy taken over or re-mirrored was not)
+        return h.acked.thenCompose(this::released);
       }
     }
     long epoch = numberingEpoch(s); // once: a Freeze may move it while this runs
@@ -1396,10 +1398,13 @@ public final class DataPlane implements AutoCloseable {
       held.put(key, owned);
       CompletableFuture<Void> mirrored = extra.isEmpty() ? CompletableFuture.completedFuture(null)
           : mirrorTo(s, extra, u.toBuilder().setEpoch(seq.epoch()).setN(seq.n()));
-      // the forwarder holds the primary's ack until the epoch is released; the owner answers now
+      // the forwarder holds the primary's ack until the epoch is released; the owner answers now.
+      // No ack of its own (acked stays null): the second copy is the forwarder's, which counts
+      // only once the forwarder has the number. If the answer is lost, the forwarder gives the
+      // copy up, and a retry the primary sends here directly must be mirrored with the number
+      // before it is acknowledged (writeAsOwner does), not answered from this one copy
       owned.copied = owned.durable.thenCombine(mirrored, (v, m) -> seq)
           .thenApplyAsync(v -> fenced(p, seq), thread);
-      owned.acked = owned.copied;
       track(owned);
       return owned.copied;
     });
