@@ -78,7 +78,7 @@ public record NodeConfig(
               "host:port of any member's node.listen: join that running cluster instead of forming one"})
           .put("raft.election.timeout.min", new String[] {"600ms", "Raft election timeout, lower bound"})
           .put("raft.election.timeout.max", new String[] {"1200ms", "Raft election timeout, upper bound"})
-          .put("raft.snapshot.every", new String[] {"10000",
+          .put("raft.snapshot.every", new String[] {"1000",
               "take a control-state snapshot every this many Raft log entries"})
           .put("coordinator.tick", new String[] {"200ms",
               "how often the leader's coordinator looks for work (joining members, balance)"})

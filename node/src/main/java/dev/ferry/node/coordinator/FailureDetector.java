@@ -24,7 +24,11 @@ import java.util.function.Supplier;
  *   <li><b>Silence</b>: no answer for the failure timeout <em>and</em> at least
  *       {@value #MISSED_TO_CONFIRM} heartbeats in a row sent and missed <em>and</em>, where Raft
  *       knows the member, no Raft answer to the leader for half the timeout either. A JOINING
- *       member never heard by this detector is not failed by silence (it is starting).</li>
+ *       member never heard by this detector is not failed by silence (it is starting), nor is a
+ *       member back as a new incarnation this detector saw arrive, for
+ *       {@value #YOUNG_INCARNATION_TIMEOUTS} timeouts after it first saw it (a process just
+ *       restarted compiles and loads classes on a busy machine: in the soak one paused 2.9 s
+ *       right after it was activated and was failed again, 4 s lost per restart).</li>
  *   <li><b>Refusal</b>: a <em>suspected</em> member (it did not answer a Freeze, or a peer
  *       reported its connection broken) whose last {@value #REFUSALS_TO_CONFIRM} heartbeats were
  *       refused (UNAVAILABLE: no process listens, or the connection was reset).</li>
@@ -51,6 +55,8 @@ final class FailureDetector implements AutoCloseable {
   static final int STARVED_ROUNDS = 3;
   /** Failure timeouts after a reset during which nobody is failed by silence. */
   static final int GRACE_TIMEOUTS = 2;
+  /** Failure timeouts during which a new incarnation this detector saw arrive is not failed by silence. */
+  static final int YOUNG_INCARNATION_TIMEOUTS = 5;
 
   private final String self;
   private final Duration timeout;
@@ -71,6 +77,12 @@ final class FailureDetector implements AutoCloseable {
   private String lastReset = "";
 
   /** One watched member incarnation. */
+  /**
+   * Per member id: the incarnation this detector last saw, and until when (nanos) it is young
+   * (0: not young). Kept across resets, unlike the watches; under the {@link #watched} lock.
+   */
+  private final Map<String, long[]> incarnations = new java.util.HashMap<>();
+
   private static final class Watch {
     final long incarnation;
     long heardAt;
@@ -153,6 +165,14 @@ final class FailureDetector implements AutoCloseable {
       String id = m.id();
       Watch w;
       synchronized (watched) {
+        long[] seen = incarnations.get(id);
+        if (seen == null || seen[0] != m.incarnation()) {
+          // young if this detector saw it arrive: JOINING, or a later incarnation than it watched
+          boolean arrived = m.state() == MemberState.JOINING
+              || (seen != null && m.incarnation() > seen[0]);
+          incarnations.put(id, new long[] {m.incarnation(),
+              arrived ? now + YOUNG_INCARNATION_TIMEOUTS * timeout.toNanos() : 0});
+        }
         w = watched.computeIfAbsent(id, k -> new Watch(m.incarnation(), now));
         String early = suspectedBeforeWatched.remove(id);
         if (early != null && w.suspectedFor == null) {
@@ -174,8 +194,10 @@ final class FailureDetector implements AutoCloseable {
     if (w.suspectedFor != null && w.refusedInARow >= REFUSALS_TO_CONFIRM) {
       return w.suspectedFor + ", and refused " + w.refusedInARow + " heartbeats in a row";
     }
+    long[] seen = incarnations.get(m.id());
+    boolean young = seen != null && seen[0] == m.incarnation() && now < seen[1];
     boolean silent = now - w.heardAt > timeout.toNanos() && w.missedInARow >= MISSED_TO_CONFIRM
-        && now >= graceUntil;
+        && now >= graceUntil && !young;
     boolean raftAgrees = raftSilentMillis == null || raftSilentMillis >= timeout.toMillis() / 2;
     boolean starting = m.state() == MemberState.JOINING && !w.everHeard;
     if (silent && raftAgrees && !starting) {

@@ -169,6 +169,35 @@ class FailureDetectorTest {
     }
   }
 
+  /**
+   * A member this detector saw come back as a new incarnation (failed, registered again,
+   * activated) is not failed by silence for YOUNG_INCARNATION_TIMEOUTS timeouts: a process just
+   * restarted may stall for seconds on a busy machine. After that, silence fails it as before.
+   */
+  @Test
+  void aMemberBackAsANewIncarnationHasAGracePeriodAgainstSilence() {
+    detector.check(state); // watches gone#1
+    ClusterState failed = apply(state, Command.newBuilder().setMarkFailed(
+        dev.ferry.proto.control.MarkFailed.newBuilder().setId("gone").setIncarnation(1)).build());
+    ClusterState back = apply(failed, Command.newBuilder().setRegisterMember(RegisterMember
+        .newBuilder().setId("gone").setAddress(state.members().get("gone").address())
+        .setIncarnation(2)).build());
+    back = apply(back, Command.newBuilder().setReassignPortions(ReassignPortions.newBuilder()
+        .setBaseVersion(back.assignmentVersion()).addActivate("gone")).build());
+    detector.check(back); // first sees gone#2: young from now
+    awaitMissed(detector, back, "gone");
+    long young = FailureDetector.YOUNG_INCARNATION_TIMEOUTS * 1_000L;
+    for (long waited = 0; waited < young - 500; waited += 500) {
+      advance(Duration.ofMillis(500));
+      assertThat(detector.check(back)).as("%d ms after it came back", waited + 500)
+          .doesNotContainKey("gone");
+    }
+    advance(Duration.ofMillis(500)); // in two steps: one longer gap looks like a starved detector
+    detector.check(back);
+    advance(Duration.ofMillis(500));
+    assertThat(detector.check(back)).as("once no longer young").containsKey("gone");
+  }
+
   /** Runs rounds (the clock standing still) until {@code id} has missed enough heartbeats. */
   private static void awaitMissed(FailureDetector d, ClusterState s, String id) {
     await().atMost(Duration.ofSeconds(10)).until(() -> {
