@@ -80,6 +80,24 @@ class DataPathTest {
     return node(node).data().describe(primary, clientSeq).get(5, TimeUnit.SECONDS);
   }
 
+  /** A peer stream's observer that completes {@code answer} with the first answer or error. */
+  private static StreamObserver<PeerResponse> firstAnswerInto(CompletableFuture<PeerResponse> answer) {
+    return new StreamObserver<>() {
+      @Override
+      public void onNext(PeerResponse v) {
+        answer.complete(v);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        answer.completeExceptionally(t);
+      }
+
+      @Override
+      public void onCompleted() {}
+    };
+  }
+
   private static byte[] block(int fill) {
     byte[] b = new byte[4096];
     java.util.Arrays.fill(b, (byte) fill);
@@ -182,20 +200,7 @@ class DataPathTest {
     ManagedChannel ch = NettyChannelBuilder.forTarget(cluster.admins.get(r.mirror())).usePlaintext().build();
     try {
       CompletableFuture<PeerResponse> answer = new CompletableFuture<>();
-      StreamObserver<MirrorRequest> out = PeerGrpc.newStub(ch).mirror(new StreamObserver<>() {
-        @Override
-        public void onNext(PeerResponse v) {
-          answer.complete(v);
-        }
-
-        @Override
-        public void onError(Throwable t) {
-          answer.completeExceptionally(t);
-        }
-
-        @Override
-        public void onCompleted() {}
-      });
+      StreamObserver<MirrorRequest> out = PeerGrpc.newStub(ch).mirror(firstAnswerInto(answer));
       out.onNext(stale);
       PeerResponse resp = answer.get(10, TimeUnit.SECONDS);
       assertThat(resp.getError().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION.value());
@@ -241,21 +246,7 @@ class DataPathTest {
     ManagedChannel ch = NettyChannelBuilder.forTarget(cluster.admins.get(r.owner())).usePlaintext().build();
     try {
       CompletableFuture<PeerResponse> answer = new CompletableFuture<>();
-      StreamObserver<dev.ferry.proto.peer.ForwardRequest> out = PeerGrpc.newStub(ch).forward(
-          new StreamObserver<>() {
-            @Override
-            public void onNext(PeerResponse v) {
-              answer.complete(v);
-            }
-
-            @Override
-            public void onError(Throwable t) {
-              answer.completeExceptionally(t);
-            }
-
-            @Override
-            public void onCompleted() {}
-          });
+      StreamObserver<dev.ferry.proto.peer.ForwardRequest> out = PeerGrpc.newStub(ch).forward(firstAnswerInto(answer));
       out.onNext(dev.ferry.proto.peer.ForwardRequest.newBuilder().setAssignmentVersion(version)
           .setSender(id(r.other())).setId(1).setUpdate(u).build());
       assertThat(answer.get(10, TimeUnit.SECONDS).hasError()).as("numbered").isFalse();
