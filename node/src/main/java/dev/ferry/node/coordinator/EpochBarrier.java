@@ -193,6 +193,14 @@ final class EpochBarrier implements AutoCloseable {
     if (sealed == null) {
       return; // a member restarted since the freeze, or is slow: freeze again next period
     }
+    String failedMeanwhile = failedDuringTheRound(raft.state(), members);
+    if (failedMeanwhile != null) {
+      // its seal may say nothing of what it numbered (dropped once it learned of its failure):
+      // the survivors take its portions over and seal them in the next round
+      LOG.info("epoch {}: {} was declared failed during the round; closing it next period",
+          epoch, failedMeanwhile);
+      return;
+    }
     List<Watermark> marks = new ArrayList<>();
     sealed.forEach(r -> marks.addAll(r.getWatermarksList()));
     List<Watermark> merged = merge(raft.state(), marks);
@@ -220,6 +228,21 @@ final class EpochBarrier implements AutoCloseable {
         .setUpdates(merged.stream().mapToLong(Watermark::getCount).sum())
         .setBytes(merged.stream().mapToLong(Watermark::getBytes).sum())
         .setClosedAtMillis(closedAt).build());
+  }
+
+  /**
+   * A member of the round ("id#incarnation") that the latest state no longer shows with that
+   * incarnation as a member taking part in epochs (declared failed meanwhile), or null.
+   */
+  static String failedDuringTheRound(ClusterState now, List<Member> members) {
+    for (Member m : members) {
+      Member current = now.members().get(m.id());
+      if (current == null || current.incarnation() != m.incarnation()
+          || current.state() == MemberState.FAILED) {
+        return m.id() + "#" + m.incarnation();
+      }
+    }
+    return null;
   }
 
   /**

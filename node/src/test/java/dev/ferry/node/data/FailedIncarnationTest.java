@@ -357,6 +357,51 @@ class FailedIncarnationTest {
         .setCrc32C(IngestProbe.crc(bytes)).setEpoch(epoch).setN(n);
   }
 
+  /**
+   * Soak of 2026-12-07 (run 4): an owner's Seal waited for a copy in flight, the owner then
+   * learned it had been declared FAILED and dropped what it held, and the Seal answered with
+   * empty watermarks. The epoch closed on that answer had no watermark for the owner's
+   * portions, so the updates the survivors took over were never staged: acknowledged writes
+   * lost. A Seal that outlives this node's own failure must fail instead.
+   */
+  @Test
+  void aSealThatOutlivesThisNodesOwnFailureFailsRatherThanReportNothing() throws Exception {
+    try (FakePeer mirror = new FakePeer()) {
+      ClusterState before = cluster(Map.of("o", "127.0.0.1:1", "m", mirror.address()));
+      int region = regionOwnedBy(before, "o");
+      ClusterState after = apply(before, markFailed("o"));
+      AtomicReference<ClusterState> state = new AtomicReference<>(before);
+      FaultyDisk disk = new FaultyDisk();
+      try (Journal journal = Journal.open(dir, options(disk), r -> { });
+          DataPlane data = new DataPlane("o", journal, state::get, 1 << 20, List.of());
+          FaultyDisk.Gate force = new FaultyDisk.Gate()) {
+        data.stateChanged(before);
+        long epoch = before.openEpoch();
+        data.freeze(epoch - 1).get(10, TimeUnit.SECONDS);
+        disk.beforeForce(force.holds()); // the owner's own copy stays in flight
+        byte[] bytes = {3, 4};
+        data.write("p", 1, "v", region * REGION, ByteString.copyFrom(bytes), IngestProbe.crc(bytes));
+        // numbered in `epoch` (on the data thread) before the Freeze that closes it
+        assertThat(data.describe("p", 1).get(10, TimeUnit.SECONDS))
+            .startsWith("OWNED " + epoch + " 1 ").endsWith(" pending");
+        data.freeze(epoch).get(10, TimeUnit.SECONDS);
+        CompletableFuture<List<dev.ferry.proto.control.Watermark>> sealed = data.seal(epoch);
+        await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2))
+            .until(() -> !sealed.isDone()); // it waits for that copy
+        state.set(after);
+        data.stateChanged(after); // this node learns it was declared failed, drops what it held
+        data.heldCount().get(10, TimeUnit.SECONDS);
+        force.open();
+        Throwable e = catchThrowable(() -> sealed.get(10, TimeUnit.SECONDS));
+        assertThat(e).as("the seal fails; it returned %s before", sealed.isCompletedExceptionally()
+            ? "-" : sealed.getNow(null)).isNotNull();
+        Status status = Failures.status(e.getCause());
+        assertThat(status.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+        assertThat(status.getDescription()).contains("was declared FAILED during the seal");
+      }
+    }
+  }
+
   private static JournalOptions options(FaultyDisk disk) {
     return new JournalOptions(1 << 20, 64 << 20, true, disk,
         e -> { throw new AssertionError("fatal journal error in a test", e); });
