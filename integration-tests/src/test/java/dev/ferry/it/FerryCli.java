@@ -49,21 +49,6 @@ final class FerryCli {
     return runWith(Map.of(), args);
   }
 
-  /**
-   * Runs a command that starts no process of its own ({@code cluster partition}, {@code cluster
-   * heal}) in this JVM: the same code as the launcher's, without a JVM start (1-3 s on a busy
-   * 2-core machine, which stretched every partition fault of the soak by that much twice).
-   */
-  static Result runHere(String... args) {
-    java.io.StringWriter out = new java.io.StringWriter();
-    java.io.StringWriter err = new java.io.StringWriter();
-    picocli.CommandLine cl = dev.ferry.node.cli.FerryCli.commandLine();
-    cl.setOut(new java.io.PrintWriter(out, true));
-    cl.setErr(new java.io.PrintWriter(err, true));
-    int exit = cl.execute(args);
-    return new Result(exit, out.toString(), err.toString());
-  }
-
   /** Runs with extra environment variables (FERRY_NODE_JAVA_OPTS reaches started processes). */
   static Result runWith(Map<String, String> env, String... args)
       throws IOException, InterruptedException {

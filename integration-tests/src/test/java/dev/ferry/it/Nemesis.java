@@ -133,10 +133,10 @@ final class Nemesis implements AutoCloseable {
 
   private void partition(String victim, Duration d) throws Exception {
     log(victim + " cut off from the other nodes for " + d.toMillis() + " ms");
-    FerryCli.runHere("cluster", "partition", "--dir", site.dir.toString(), "--node", victim)
+    FerryCli.run("cluster", "partition", "--dir", site.dir.toString(), "--node", victim)
         .assertOk();
     hold(d);
-    FerryCli.runHere("cluster", "heal", "--dir", site.dir.toString()).assertOk();
+    FerryCli.run("cluster", "heal", "--dir", site.dir.toString()).assertOk();
   }
 
   /** kill -9 of the Raft leader, started again after {@code down}. */
