@@ -53,6 +53,9 @@ import org.apache.ratis.util.TimeDuration;
  * the Raft configuration changes.
  */
 public final class RaftNode implements Closeable {
+  /** Ratis appender retry waits: "sleep,count" pairs (see RaftServerConfigKeys.Log.Appender). */
+  static final String APPENDER_RETRY_POLICY = "1ms,10, 100ms,20, 250ms,100000000";
+
   private static final Logger LOG = LogManager.getLogger(RaftNode.class);
 
   private final NodeConfig config;
@@ -113,6 +116,11 @@ public final class RaftNode implements Closeable {
     RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(properties, config.snapshotEvery());
     RaftServerConfigKeys.Snapshot.setRetentionFileNum(properties, 2); // the latest two suffice
     RaftClientConfigKeys.Rpc.setRequestTimeout(properties, TimeDuration.valueOf(3, TimeUnit.SECONDS));
+    // the leader's appender waits between tries to a follower by its error count: by default
+    // 5 s once 30 tries failed in a row, which a follower down for a few seconds reaches. A
+    // restarted member then caught up with the log 5 s at a time (9-11 s to apply its own
+    // failure in soaks) while the cluster waited for it: retry every 250 ms instead
+    RaftServerConfigKeys.Log.Appender.setRetryPolicy(properties, APPENDER_RETRY_POLICY);
     // a CloseEpoch grows with the portions (ControlLimits): Ratis refuses an entry past the
     // appender limit (4 MiB by default); its write buffer must exceed that limit + 8 bytes, the
     // gRPC frames and log segments must hold such an entry
