@@ -172,7 +172,7 @@ final class Nemesis implements AutoCloseable {
         afterEach.inject();
         load.awaitAcknowledgedAgain(Duration.ofSeconds(30));
         ackResumedMillis.add((System.nanoTime() - healed) / 1_000_000);
-        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
             .ignoreExceptions().until(() -> appliedEpoch() > applied);
         consistentMovedMillis.add((System.nanoTime() - healed) / 1_000_000);
         awaitAllActive();
@@ -220,16 +220,23 @@ final class Nemesis implements AutoCloseable {
 
   /** Every node of the cluster is an ACTIVE member (rejoined after a failure, if it failed). */
   void awaitAllActive() {
-    await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(500)).ignoreExceptions()
+    await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(100)).ignoreExceptions()
         .until(() -> {
-          Map<String, String> states = FerryCli.memberStates(site.cluster);
+          Map<String, String> states = memberStates();
           return states.size() == nodes && states.values().stream().allMatch("ACTIVE"::equals);
         });
   }
 
+  /** Each member's state, by id, over this nemesis's open admin channels. */
+  private Map<String, String> memberStates() {
+    Map<String, String> states = new java.util.TreeMap<>();
+    status().getMembersList().forEach(m -> states.put(m.getId(), m.getState().name()));
+    return states;
+  }
+
   private String activeNonLeader() throws Exception {
     String leader = leader();
-    List<String> candidates = FerryCli.memberStates(site.cluster).entrySet().stream()
+    List<String> candidates = memberStates().entrySet().stream()
         .filter(e -> e.getValue().equals("ACTIVE") && !e.getKey().equals(leader))
         .map(Map.Entry::getKey).toList();
     assertThat(candidates).isNotEmpty();

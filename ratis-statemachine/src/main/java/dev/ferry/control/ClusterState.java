@@ -55,6 +55,16 @@ public record ClusterState(
     return Optional.ofNullable(members.get(id));
   }
 
+  /**
+   * Whether {@code id} is still a member with {@code incarnation} and not declared FAILED: a
+   * barrier round's Seal from it counts only then (it may have answered after dropping what it
+   * numbered, once it learned it had failed).
+   */
+  public boolean stillInRound(String id, long incarnation) {
+    Member m = members.get(id);
+    return m != null && m.incarnation() == incarnation && m.state() != MemberState.FAILED;
+  }
+
   /** Ids of the ACTIVE members, sorted. */
   public ImmutableList<String> activeMemberIds() {
     return members.values().stream()

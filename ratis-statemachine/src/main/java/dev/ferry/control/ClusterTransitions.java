@@ -21,6 +21,7 @@ import dev.ferry.proto.control.PortionRef;
 import dev.ferry.proto.control.ReassignPortions;
 import dev.ferry.proto.control.RegisterMember;
 import dev.ferry.proto.control.RejectCode;
+import dev.ferry.proto.control.RoundMember;
 import dev.ferry.proto.control.Watermark;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -482,6 +483,13 @@ public final class ClusterTransitions {
     }
     if (c.getClosedAtMillis() < 0) {
       throw invalid("closed_at_millis must not be negative");
+    }
+    for (RoundMember m : c.getSealedByList()) {
+      if (!s.stillInRound(m.getId(), m.getIncarnation())) {
+        throw conflict("epoch " + c.getEpoch() + " was sealed by " + m.getId() + "#"
+            + m.getIncarnation() + ", which was declared failed (or came back) before the close:"
+            + " its seal may leave out what it numbered");
+      }
     }
     TreeMap<Portion, Watermark> watermarks = new TreeMap<>();
     TreeSet<String> secondaries = new TreeSet<>();

@@ -815,4 +815,44 @@ class ClusterTransitionsTest {
       assertThat(ClusterTransitions.apply(s, closeIn(1, 4))).isInstanceOf(Outcome.Accepted.class);
     }
   }
+
+  /**
+   * A close counts only the Seals of members still in the round (issue 10, safety point 6):
+   * one declared failed meanwhile may have sealed after it dropped what it numbered.
+   */
+  @Nested
+  class SealedBy {
+    private Command closeSealedBy(long epoch, String id, long incarnation) {
+      Command c = closeEpoch(epoch, 10, List.of());
+      return c.toBuilder().setCloseEpoch(c.getCloseEpoch().toBuilder().addSealedBy(
+          dev.ferry.proto.control.RoundMember.newBuilder().setId(id).setIncarnation(incarnation)))
+          .build();
+    }
+
+    @Test
+    void aCloseSealedByAMemberDeclaredFailedBeforeItIsRefused() {
+      ClusterState s = withVolume(3, "v", 2, "");
+      long incarnation = s.members().get("n2").incarnation();
+      assertThat(ClusterTransitions.apply(s, closeSealedBy(1, "n2", incarnation)))
+          .isInstanceOf(Outcome.Accepted.class);
+      ClusterState failed = accept(s, markFailed("n2"));
+      Outcome late = ClusterTransitions.apply(failed, closeSealedBy(1, "n2", incarnation));
+      assertThat(late).isInstanceOf(Outcome.Rejected.class);
+      assertThat(((Outcome.Rejected) late).code()).isEqualTo(RejectCode.CONFLICT);
+      assertThat(((Outcome.Rejected) late).reason()).contains("n2#" + incarnation);
+      assertThat(late.state()).isSameAs(failed);
+    }
+
+    @Test
+    void aCloseSealedByAnEarlierIncarnationIsRefused() {
+      ClusterState s = withVolume(3, "v", 2, "");
+      long incarnation = s.members().get("n2").incarnation();
+      ClusterState back = accept(accept(s, markFailed("n2")),
+          register("n2", addressOf("n2"), incarnation + 1));
+      assertThat(ClusterTransitions.apply(back, closeSealedBy(1, "n2", incarnation)))
+          .isInstanceOf(Outcome.Rejected.class);
+      assertThat(ClusterTransitions.apply(back, closeSealedBy(1, "n2", incarnation + 1)))
+          .isInstanceOf(Outcome.Accepted.class);
+    }
+  }
 }

@@ -11,6 +11,7 @@ import dev.ferry.node.raft.CommandRejectedException;
 import dev.ferry.node.raft.RaftNode;
 import dev.ferry.proto.admin.EpochSize;
 import dev.ferry.proto.control.CloseEpoch;
+import dev.ferry.proto.control.RoundMember;
 import dev.ferry.proto.control.Command;
 import dev.ferry.proto.control.MemberState;
 import dev.ferry.proto.control.PortionPlacement;
@@ -205,7 +206,9 @@ final class EpochBarrier implements AutoCloseable {
     sealed.forEach(r -> marks.addAll(r.getWatermarksList()));
     List<Watermark> merged = merge(raft.state(), marks);
     CloseEpoch.Builder close = CloseEpoch.newBuilder().setEpoch(epoch).setClosedAtMillis(closedAt)
-        .addAllWatermarks(merged).setLeaderTerm(term);
+        .addAllWatermarks(merged).setLeaderTerm(term)
+        .addAllSealedBy(members.stream().map(m -> RoundMember.newBuilder().setId(m.id())
+            .setIncarnation(m.incarnation()).build()).toList());
     if (change != null) {
       close.setNextAssignment(change);
     }
@@ -236,14 +239,13 @@ final class EpochBarrier implements AutoCloseable {
    */
   static String failedDuringTheRound(ClusterState now, List<Member> members) {
     for (Member m : members) {
-      Member current = now.members().get(m.id());
-      if (current == null || current.incarnation() != m.incarnation()
-          || current.state() == MemberState.FAILED) {
+      if (!now.stillInRound(m.id(), m.incarnation())) {
         return m.id() + "#" + m.incarnation();
       }
     }
     return null;
   }
+
 
   /**
    * The planned change, or null when a member answered the Freeze that its owner numbered a
