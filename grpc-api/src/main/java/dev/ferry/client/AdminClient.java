@@ -1,6 +1,9 @@
 package dev.ferry.client;
 
 import com.google.common.net.HostAndPort;
+import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.MoreExecutors;
 import dev.ferry.proto.admin.AddRaftPeerReply;
 import dev.ferry.proto.admin.AddRaftPeerRequest;
 import dev.ferry.proto.admin.AdminGrpc;
@@ -30,7 +33,11 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 
 /**
@@ -173,6 +180,88 @@ public final class AdminClient implements AutoCloseable {
 
   public ClusterStateSnapshot clusterState() {
     return call(s -> s.getClusterState(GetClusterStateRequest.getDefaultInstance()));
+  }
+
+  /** After the first answer, how long {@link #newestClusterState} waits for the other nodes. */
+  static final Duration STRAGGLER_GRACE = Duration.ofMillis(200);
+
+  /**
+   * The cluster state of the node that has applied the most (the highest assignment version)
+   * among those that answer: every node is asked at once; after the first answer the others
+   * get {@link #STRAGGLER_GRACE} more. Asking the first node that answers let a node that lags
+   * (replaying its log, or whose Raft log is stuck) hold a primary to an assignment the others
+   * had moved past, refused as stale by every owner for as long as that node answered first
+   * (soak, 2026-12-07: 30 s without an ack).
+   */
+  public ClusterStateSnapshot newestClusterState() {
+    List<ListenableFuture<ClusterStateSnapshot>> asks = new ArrayList<>();
+    CompletableFuture<Void> firstAnswer = new CompletableFuture<>();
+    CompletableFuture<Void> allDone = new CompletableFuture<>();
+    AtomicInteger pending = new AtomicInteger(channels.size());
+    for (int i = 0; i < channels.size(); i++) {
+      ListenableFuture<ClusterStateSnapshot> ask = AdminGrpc
+          .newFutureStub(Reconnect.now(channels.get(i)))
+          .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
+          .getClusterState(GetClusterStateRequest.getDefaultInstance());
+      ask.addListener(() -> {
+        if (answered(ask) != null) {
+          firstAnswer.complete(null);
+        }
+        if (pending.decrementAndGet() == 0) {
+          allDone.complete(null);
+        }
+      }, MoreExecutors.directExecutor());
+      asks.add(ask);
+    }
+    try {
+      CompletableFuture.anyOf(firstAnswer, allDone).get(deadline.toMillis(), TimeUnit.MILLISECONDS);
+      allDone.get(STRAGGLER_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      // take what has answered by now
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException e) {
+      throw new IllegalStateException(e); // the two futures above never fail
+    }
+    ClusterStateSnapshot newest = null;
+    String lastFailure = "no answer within " + deadline.toMillis() + " ms";
+    for (ListenableFuture<ClusterStateSnapshot> ask : asks) {
+      ClusterStateSnapshot s = answered(ask);
+      if (s != null && (newest == null || s.getAssignmentVersion() > newest.getAssignmentVersion())) {
+        newest = s;
+      } else if (s == null && ask.isDone()) {
+        lastFailure = Status.fromThrowable(failureOf(ask)).toString();
+      }
+      ask.cancel(true);
+    }
+    if (newest == null) {
+      throw new StatusRuntimeException(Status.UNAVAILABLE.withDescription(
+          "no node answered at " + addresses + ": " + lastFailure));
+    }
+    return newest;
+  }
+
+  /** The reply of a finished call, or null if it failed or has not finished. */
+  private static <T> T answered(ListenableFuture<T> call) {
+    if (!call.isDone() || call.isCancelled()) {
+      return null;
+    }
+    try {
+      return Futures.getDone(call);
+    } catch (ExecutionException e) {
+      return null;
+    }
+  }
+
+  private static Throwable failureOf(ListenableFuture<?> call) {
+    try {
+      Futures.getDone(call);
+      return new IllegalStateException("no failure");
+    } catch (ExecutionException e) {
+      return e.getCause();
+    } catch (java.util.concurrent.CancellationException e) {
+      return e;
+    }
   }
 
   /** The state as applied on one particular node (no failover to others). */

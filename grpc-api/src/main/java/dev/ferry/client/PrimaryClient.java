@@ -125,13 +125,14 @@ public final class PrimaryClient implements AutoCloseable {
   }
 
   /**
-   * Re-reads the committed assignment from the cluster. A node that answers with an older
-   * assignment than the one known (it lags) does not replace it.
+   * Re-reads the committed assignment from the cluster, from whichever node has applied the
+   * most ({@link AdminClient#newestClusterState}). An answer older than the assignment known
+   * (every node that answered lags) does not replace it.
    *
    * @return whether the state now held is as new as the cluster's answer (not older than before)
    */
   public synchronized boolean refresh() {
-    ClusterStateSnapshot s = admin.clusterState();
+    ClusterStateSnapshot s = admin.newestClusterState();
     ClusterStateSnapshot known = state;
     if (known != null && s.getAssignmentVersion() < known.getAssignmentVersion()) {
       return false;

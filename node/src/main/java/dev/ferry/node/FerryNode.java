@@ -61,7 +61,7 @@ public final class FerryNode implements AutoCloseable {
       });
   private final CountDownLatch registered = new CountDownLatch(1);
   /** How long a Raft log call may stay stuck before the node stops (StuckCallWatchdog). */
-  static final Duration RAFT_LOG_STUCK_LIMIT = Duration.ofSeconds(30);
+  static final Duration RAFT_LOG_STUCK_LIMIT = Duration.ofSeconds(15);
   private ScheduledExecutorService raftLogWatchdog;
   private Server grpc;
   private Server ingestGrpc;
