@@ -160,7 +160,7 @@ final class Nemesis implements AutoCloseable {
     awaitAllActive();
     Path ledger = site.dir.resolve(what.replace(' ', '-') + ".csv");
     try (BackgroundLoad load = BackgroundLoad.start(site.cluster, volumes, ledger)) {
-      load.awaitStarted();
+      dumpingThreadsIfItFails(load::awaitStarted);
       for (int i = 0; i < faults.size(); i++) {
         load.assertRunning("before " + what + " fault " + (i + 1));
         long applied = appliedEpoch();
@@ -170,10 +170,11 @@ final class Nemesis implements AutoCloseable {
         long healed = System.nanoTime();
         log(what + ": fault " + (i + 1) + " healed");
         afterEach.inject();
-        load.awaitAcknowledgedAgain(Duration.ofSeconds(30));
+        dumpingThreadsIfItFails(() -> load.awaitAcknowledgedAgain(Duration.ofSeconds(30)));
         ackResumedMillis.add((System.nanoTime() - healed) / 1_000_000);
-        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
-            .ignoreExceptions().until(() -> appliedEpoch() > applied);
+        dumpingThreadsIfItFails(() -> await().atMost(Duration.ofSeconds(60))
+            .pollInterval(Duration.ofMillis(100)).ignoreExceptions()
+            .until(() -> appliedEpoch() > applied));
         consistentMovedMillis.add((System.nanoTime() - healed) / 1_000_000);
         awaitAllActive();
       }
@@ -188,6 +189,28 @@ final class Nemesis implements AutoCloseable {
       FerryCli.awaitApplied(site.cluster, lastEpoch);
       FerryCli.verifyConsistent(site.secondary, ledger);
       assertThat(LedgerChecker.problems(ledger, REGION)).as("ledger of %s", what).isEmpty();
+    }
+  }
+
+  /**
+   * Runs a wait; if it fails (the cluster stopped making progress), first has every node print
+   * a thread dump into its node.log (SIGQUIT: the JVM writes it to its stdout), so a wedge is
+   * seen from outside the process, whatever state its own threads are in.
+   */
+  private void dumpingThreadsIfItFails(Fault wait) throws Exception {
+    try {
+      wait.inject();
+    } catch (Exception | AssertionError e) {
+      log("no progress (" + e.getClass().getSimpleName() + "): thread dumps of every node"
+          + " into its node.log");
+      for (String id : FerryCli.nodes(site.dir).keySet()) {
+        try {
+          signal(id, "QUIT");
+        } catch (Exception | AssertionError ignored) {
+          // a node that is gone has nothing to dump
+        }
+      }
+      throw e;
     }
   }
 
