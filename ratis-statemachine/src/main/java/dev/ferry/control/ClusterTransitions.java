@@ -6,23 +6,16 @@ import static dev.ferry.control.CommandRejected.notFound;
 
 import com.google.common.collect.ImmutableSortedMap;
 import com.google.common.collect.ImmutableSortedSet;
-import dev.ferry.proto.control.AmendWatermark;
 import dev.ferry.proto.control.CloseEpoch;
 import dev.ferry.proto.control.Command;
-import dev.ferry.proto.control.CommitEpoch;
 import dev.ferry.proto.control.CreateVolume;
-import dev.ferry.proto.control.EpochApplied;
-import dev.ferry.proto.control.EpochStaged;
 import dev.ferry.proto.control.EpochState;
 import dev.ferry.proto.control.MarkFailed;
 import dev.ferry.proto.control.MemberState;
 import dev.ferry.proto.control.PortionPlacement;
-import dev.ferry.proto.control.PortionRef;
 import dev.ferry.proto.control.ReassignPortions;
 import dev.ferry.proto.control.RegisterMember;
 import dev.ferry.proto.control.RejectCode;
-import dev.ferry.proto.control.RoundMember;
-import dev.ferry.proto.control.Watermark;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -100,12 +93,12 @@ public final class ClusterTransitions {
       case CREATE_VOLUME -> createVolume(s, c.getCreateVolume());
       case DELETE_VOLUME -> deleteVolume(s, c.getDeleteVolume().getName());
       case REASSIGN_PORTIONS -> reassign(s, c.getReassignPortions());
-      case CLOSE_EPOCH -> closeEpoch(s, c.getCloseEpoch());
-      case EPOCH_STAGED -> epochStaged(s, c.getEpochStaged());
-      case COMMIT_EPOCH -> commitEpoch(s, c.getCommitEpoch());
-      case EPOCH_APPLIED -> epochApplied(s, c.getEpochApplied());
+      case CLOSE_EPOCH -> EpochTransitions.closeEpoch(s, c.getCloseEpoch());
+      case EPOCH_STAGED -> EpochTransitions.epochStaged(s, c.getEpochStaged());
+      case COMMIT_EPOCH -> EpochTransitions.commitEpoch(s, c.getCommitEpoch());
+      case EPOCH_APPLIED -> EpochTransitions.epochApplied(s, c.getEpochApplied());
       case SET_CTS_PERIOD -> setCtsPeriod(s, c.getSetCtsPeriod().getPeriodMillis());
-      case AMEND_WATERMARK -> amendWatermark(s, c.getAmendWatermark());
+      case AMEND_WATERMARK -> EpochTransitions.amendWatermark(s, c.getAmendWatermark());
       case SET_COPIES -> setCopies(s, c.getSetCopies().getCopies());
       case DETACH_SECONDARY -> detachSecondary(s, c.getDetachSecondary().getSecondary());
       case KIND_NOT_SET -> throw invalid("empty command");
@@ -385,7 +378,7 @@ public final class ClusterTransitions {
       changed |= !next.equals(e);
       epochs.put(e.number(), next);
     }
-    return changed ? advanceConsistentPoint(s, ImmutableSortedMap.copyOfSorted(epochs)) : s;
+    return changed ? EpochTransitions.advanceConsistentPoint(s, ImmutableSortedMap.copyOfSorted(epochs)) : s;
   }
 
   // ---- assignment ----
@@ -397,7 +390,7 @@ public final class ClusterTransitions {
     return next.equals(s.assignment()) ? s : s.withAssignment(next);
   }
 
-  private static ClusterState reassign(ClusterState s, ReassignPortions r) {
+  static ClusterState reassign(ClusterState s, ReassignPortions r) {
     if (r.getBaseVersion() != s.assignmentVersion()) {
       throw conflict("stale assignment version " + r.getBaseVersion()
           + "; the current version is " + s.assignmentVersion());
@@ -475,160 +468,6 @@ public final class ClusterTransitions {
     }
   }
 
-  // ---- epochs ----
-
-  private static ClusterState closeEpoch(ClusterState s, CloseEpoch c) {
-    if (c.getEpoch() != s.openEpoch()) {
-      throw conflict("epoch " + c.getEpoch() + " is not open; the open epoch is " + s.openEpoch());
-    }
-    if (c.getClosedAtMillis() < 0) {
-      throw invalid("closed_at_millis must not be negative");
-    }
-    for (RoundMember m : c.getSealedByList()) {
-      if (!s.stillInRound(m.getId(), m.getIncarnation())) {
-        throw conflict("epoch " + c.getEpoch() + " was sealed by " + m.getId() + "#"
-            + m.getIncarnation() + ", which was declared failed (or came back) before the close:"
-            + " its seal may leave out what it numbered");
-      }
-    }
-    TreeMap<Portion, Watermark> watermarks = new TreeMap<>();
-    TreeSet<String> secondaries = new TreeSet<>();
-    // a volume without a secondary has nowhere to transfer to: its portions count as staged
-    TreeSet<Portion> staged = new TreeSet<>();
-    for (Watermark w : c.getWatermarksList()) {
-      Portion p = requirePortion(s, w.getVolume(), w.getRegion());
-      if (w.getCount() < 0 || w.getBytes() < 0 || w.getLastN() < 0) {
-        throw invalid("watermark of " + p + " has a negative count, size or sequence number");
-      }
-      if (watermarks.put(p, w) != null) {
-        throw invalid("portion " + p + " has two watermarks");
-      }
-      if (!s.volumes().get(p.volume()).shipped()) { // no secondary, or detached from it
-        staged.add(p);
-      }
-    }
-    // every secondary applies every epoch, written to or not, so each one's images move from
-    // one epoch to the next in order and its consistent point is known
-    for (Volume v : s.volumes().values()) {
-      if (v.shipped()) {
-        secondaries.add(v.secondary());
-      }
-    }
-    ClusterState next = s;
-    if (c.hasNextAssignment()) {
-      next = reassign(s, c.getNextAssignment());
-    }
-    EpochRecord closed = new EpochRecord(c.getEpoch(), EpochState.CLOSED,
-        ImmutableSortedMap.copyOfSorted(watermarks), ImmutableSortedSet.copyOfSorted(staged),
-        ImmutableSortedSet.copyOfSorted(secondaries), ImmutableSortedSet.of(),
-        c.getClosedAtMillis());
-    if (closed.fullyStaged()) {
-      closed = closed.withState(EpochState.STAGED);
-    }
-    return next.withEpochs(s.openEpoch() + 1, put(next.epochs(), c.getEpoch(), closed),
-        next.consistentEpoch(), next.consistentEpochClosedAtMillis());
-  }
-
-  private static ClusterState epochStaged(ClusterState s, EpochStaged st) {
-    EpochRecord e = requireEpoch(s, st.getEpoch());
-    if (e.state() != EpochState.CLOSED && e.state() != EpochState.STAGED) {
-      throw conflict("epoch " + e.number() + " is " + e.state() + "; staging is over");
-    }
-    TreeSet<Portion> staged = new TreeSet<>(e.staged());
-    for (PortionRef ref : st.getPortionsList()) {
-      Portion p = requirePortion(s, ref.getVolume(), ref.getRegion());
-      if (!e.watermarks().containsKey(p)) {
-        throw invalid("portion " + p + " has no updates in epoch " + e.number());
-      }
-      staged.add(p);
-    }
-    EpochRecord next = e.withStaged(ImmutableSortedSet.copyOfSorted(staged));
-    if (next.fullyStaged()) {
-      next = next.withState(EpochState.STAGED);
-    }
-    return s.withEpochs(s.openEpoch(), put(s.epochs(), e.number(), next), s.consistentEpoch(),
-        s.consistentEpochClosedAtMillis());
-  }
-
-  /**
-   * A portion's watermark in a closed epoch, replaced by a subset of it: what the survivors of
-   * its failed owner hold (see AmendWatermark in control.proto).
-   */
-  private static ClusterState amendWatermark(ClusterState s, AmendWatermark a) {
-    EpochRecord e = requireEpoch(s, a.getEpoch());
-    Watermark w = a.getWatermark();
-    Portion p = requirePortion(s, w.getVolume(), w.getRegion());
-    Watermark old = e.watermarks().get(p);
-    if (old == null) {
-      throw invalid("portion " + p + " has no updates in epoch " + e.number());
-    }
-    if (e.state() != EpochState.CLOSED || e.staged().contains(p)) {
-      throw conflict("portion " + p + " of epoch " + e.number() + " is staged already");
-    }
-    if (w.getCount() < 0 || w.getBytes() < 0 || w.getCount() > old.getCount()
-        || w.getLastN() > old.getLastN() || w.getBytes() > old.getBytes()) {
-      throw invalid("the watermark of " + p + " in epoch " + e.number() + " can only shrink: "
-          + "count " + w.getCount() + " of " + old.getCount() + ", last n " + w.getLastN() + " of "
-          + old.getLastN() + ", " + w.getBytes() + " of " + old.getBytes() + " bytes");
-    }
-    TreeMap<Portion, Watermark> marks = new TreeMap<>(e.watermarks());
-    marks.put(p, w);
-    EpochRecord next = new EpochRecord(e.number(), e.state(),
-        ImmutableSortedMap.copyOfSorted(marks), e.staged(), e.secondaries(), e.appliedBy(),
-        e.closedAtMillis());
-    return s.withEpochs(s.openEpoch(), put(s.epochs(), e.number(), next), s.consistentEpoch(),
-        s.consistentEpochClosedAtMillis());
-  }
-
-  private static ClusterState commitEpoch(ClusterState s, CommitEpoch c) {
-    EpochRecord e = requireEpoch(s, c.getEpoch());
-    if (e.state() == EpochState.COMMITTED) {
-      throw conflict("epoch " + e.number() + " is already COMMITTED");
-    }
-    if (!e.fullyStaged()) {
-      throw conflict("epoch " + e.number() + ": " + e.staged().size() + " of "
-          + e.watermarks().size() + " portions staged");
-    }
-    for (EpochRecord earlier : s.epochs().headMap(e.number()).values()) {
-      if (earlier.state() != EpochState.COMMITTED) {
-        throw conflict("epoch " + earlier.number() + " is not committed yet; epochs commit in order");
-      }
-    }
-    return advanceConsistentPoint(s, put(s.epochs(), e.number(), e.withState(EpochState.COMMITTED)));
-  }
-
-  private static ClusterState epochApplied(ClusterState s, EpochApplied a) {
-    EpochRecord e = requireEpoch(s, a.getEpoch());
-    if (e.state() != EpochState.COMMITTED) {
-      throw conflict("epoch " + e.number() + " is " + e.state() + ", not COMMITTED");
-    }
-    if (!e.secondaries().contains(a.getSecondary())) {
-      throw invalid("secondary " + a.getSecondary() + " has nothing to apply in epoch " + e.number());
-    }
-    TreeSet<String> by = new TreeSet<>(e.appliedBy());
-    by.add(a.getSecondary());
-    return advanceConsistentPoint(
-        s, put(s.epochs(), e.number(), e.withAppliedBy(ImmutableSortedSet.copyOfSorted(by))));
-  }
-
-  /** Drops the leading epochs that are committed and applied everywhere, in order. */
-  private static ClusterState advanceConsistentPoint(
-      ClusterState s, ImmutableSortedMap<Long, EpochRecord> epochs) {
-    TreeMap<Long, EpochRecord> left = new TreeMap<>(epochs);
-    long consistent = s.consistentEpoch();
-    long closedAt = s.consistentEpochClosedAtMillis();
-    while (!left.isEmpty()) {
-      EpochRecord first = left.firstEntry().getValue();
-      if (first.state() != EpochState.COMMITTED || !first.fullyApplied()) {
-        break;
-      }
-      left.pollFirstEntry();
-      consistent = first.number();
-      closedAt = first.closedAtMillis();
-    }
-    return s.withEpochs(s.openEpoch(), ImmutableSortedMap.copyOfSorted(left), consistent, closedAt);
-  }
-
   // ---- epoch period ----
 
   /** 0 drops the cluster-wide period: every node goes back to its own {@code cts.period}. */
@@ -668,7 +507,7 @@ public final class ClusterTransitions {
     return m;
   }
 
-  private static EpochRecord requireEpoch(ClusterState s, long number) {
+  static EpochRecord requireEpoch(ClusterState s, long number) {
     EpochRecord e = s.epochs().get(number);
     if (e == null) {
       throw notFound(number <= s.consistentEpoch()
@@ -678,7 +517,7 @@ public final class ClusterTransitions {
     return e;
   }
 
-  private static Portion requirePortion(ClusterState s, String volume, long region) {
+  static Portion requirePortion(ClusterState s, String volume, long region) {
     Volume v = s.volumes().get(volume);
     if (v == null) {
       throw notFound("volume " + volume + " does not exist");
@@ -694,7 +533,7 @@ public final class ClusterTransitions {
     return put(map, m.id(), m);
   }
 
-  private static <K extends Comparable<K>, V> ImmutableSortedMap<K, V> put(
+  static <K extends Comparable<K>, V> ImmutableSortedMap<K, V> put(
       ImmutableSortedMap<K, V> map, K key, V value) {
     TreeMap<K, V> copy = new TreeMap<>(map);
     copy.put(key, value);
