@@ -113,7 +113,7 @@ final class Nemesis implements AutoCloseable {
       log("kill -9 of member " + victim + ", down for " + down.toMillis() + " ms");
       FerryCli.kill9(site.dir, victim);
       hold(down);
-      FerryCli.run("cluster", "start", "--dir", site.dir.toString(), "--node", victim).assertOk();
+      FerryCli.runHere("cluster", "start", "--dir", site.dir.toString(), "--node", victim).assertOk();
     };
   }
 
@@ -133,10 +133,10 @@ final class Nemesis implements AutoCloseable {
 
   private void partition(String victim, Duration d) throws Exception {
     log(victim + " cut off from the other nodes for " + d.toMillis() + " ms");
-    FerryCli.run("cluster", "partition", "--dir", site.dir.toString(), "--node", victim)
+    FerryCli.runHere("cluster", "partition", "--dir", site.dir.toString(), "--node", victim)
         .assertOk();
     hold(d);
-    FerryCli.run("cluster", "heal", "--dir", site.dir.toString()).assertOk();
+    FerryCli.runHere("cluster", "heal", "--dir", site.dir.toString()).assertOk();
   }
 
   /** kill -9 of the Raft leader, started again after {@code down}. */
@@ -146,7 +146,7 @@ final class Nemesis implements AutoCloseable {
       log("kill -9 of the leader " + leader + ", down for " + down.toMillis() + " ms");
       FerryCli.kill9(site.dir, leader);
       hold(down);
-      FerryCli.run("cluster", "start", "--dir", site.dir.toString(), "--node", leader).assertOk();
+      FerryCli.runHere("cluster", "start", "--dir", site.dir.toString(), "--node", leader).assertOk();
     };
   }
 
@@ -231,7 +231,7 @@ final class Nemesis implements AutoCloseable {
       }
       log(e.getKey() + " had stopped by itself (see its log): started again");
       stoppedAndRestarted.add(e.getKey());
-      FerryCli.run("cluster", "start", "--dir", site.dir.toString(), "--node", e.getKey())
+      FerryCli.runHere("cluster", "start", "--dir", site.dir.toString(), "--node", e.getKey())
           .assertOk();
     }
   }

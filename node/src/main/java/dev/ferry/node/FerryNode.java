@@ -18,7 +18,6 @@ import dev.ferry.node.journal.JournalOptions;
 import dev.ferry.node.journal.StoredRecord;
 import dev.ferry.node.raft.CommandRejectedException;
 import dev.ferry.node.raft.RaftNode;
-import dev.ferry.node.raft.StuckCallWatchdog;
 import dev.ferry.proto.control.Command;
 import dev.ferry.proto.control.MemberState;
 import dev.ferry.proto.control.RegisterMember;
@@ -60,9 +59,6 @@ public final class FerryNode implements AutoCloseable {
         return t;
       });
   private final CountDownLatch registered = new CountDownLatch(1);
-  /** How long a Raft log call may stay stuck before the node stops (StuckCallWatchdog). */
-  static final Duration RAFT_LOG_STUCK_LIMIT = Duration.ofSeconds(15);
-  private ScheduledExecutorService raftLogWatchdog;
   private Server grpc;
   private Server ingestGrpc;
   private Journal journal;
@@ -95,12 +91,6 @@ public final class FerryNode implements AutoCloseable {
     LOG.info("node {} starting, pid {}, {} ms after its JVM started", config.id(),
         ProcessHandle.current().pid(),
         java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime());
-    raftLogWatchdog = StuckCallWatchdog.watchRaftLog(config.id(), RAFT_LOG_STUCK_LIMIT,
-        report -> {
-          LOG.error("the Raft log is stuck: {}", report);
-          JournalOptions.halt(new IllegalStateException("a Raft log call has been stuck for"
-              + " more than " + RAFT_LOG_STUCK_LIMIT.toSeconds() + " s (thread dump above)"));
-        });
     NodeConfig.DataPathConfig d = config.data();
     List<StoredRecord> replayed = new ArrayList<>();
     JournalOptions defaults = JournalOptions.defaults();
@@ -296,9 +286,6 @@ public final class FerryNode implements AutoCloseable {
   public void close() {
     LOG.info("node {} stopping", config.id());
     registrar.shutdownNow();
-    if (raftLogWatchdog != null) {
-      raftLogWatchdog.shutdownNow();
-    }
     coordinator.close();
     health.enterTerminalState();
     stopServer(ingestGrpc);

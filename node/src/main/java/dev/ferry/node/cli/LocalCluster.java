@@ -37,6 +37,8 @@ final class LocalCluster {
   /** The secondary's host name in a {@link LocalNetwork}. */
   private static final String SECONDARY_HOST = "sec";
   private static final Duration POLL = Duration.ofMillis(200);
+  /** System property: the classpath started nodes and secondaries run with. */
+  static final String LAUNCH_CLASSPATH = "ferry.launch.classpath";
 
   /** One node of the manifest. */
   record Node(String id, long pid, String admin, String raft, String dir) {
@@ -225,7 +227,9 @@ final class LocalCluster {
     }
     cmd.add("-Djava.util.logging.manager=org.apache.logging.log4j.jul.LogManager");
     cmd.add("-cp");
-    cmd.add(System.getProperty("java.class.path"));
+    // this JVM's classpath (the ferry jar when the CLI runs), unless the program running this
+    // code in its own JVM (a test harness) names the jar the processes should run
+    cmd.add(System.getProperty(LAUNCH_CLASSPATH, System.getProperty("java.class.path")));
     cmd.add(FerryCli.class.getName());
     cmd.addAll(ferryArgs);
     Process p = new ProcessBuilder(cmd)

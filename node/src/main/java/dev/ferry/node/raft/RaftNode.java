@@ -88,6 +88,12 @@ public final class RaftNode implements Closeable {
   public RaftNode(NodeConfig config) {
     this.config = config;
     this.groupId = groupId(config.clusterName());
+    appendEachRequestOnItsOwnThread(properties);
+  }
+
+  /** The Ratis settings this peer starts with (complete once {@link #start} has run). */
+  RaftProperties properties() {
+    return properties;
   }
 
   /** The Raft group id: derived from the cluster name so every member computes the same one. */
@@ -147,6 +153,24 @@ public final class RaftNode implements Closeable {
     }
     LOG.info("Raft peer {} started on {} ({} {}), group {}", config.id(), config.raftListen(),
         recover ? "recovered" : "formatted", config.dir(), groupId);
+  }
+
+  /**
+   * A follower appends each AppendEntries request's entries on the thread that received it,
+   * instead of Ratis's default (since 3.2) of chaining every request's append onto one shared
+   * future. In that chain a single failed append fails every later one with the same exception,
+   * for as long as the process lives: the follower answers heartbeats, so it stays a voter, but
+   * never appends again. That is the "Raft log wedge" of the soaks (docs/RELIABILITY.md, runs 2,
+   * 7 and 9): after a leader change two appends overlapped ({@code SegmentedRaftLog: Already
+   * running a method}), and the one that lost poisoned the chain; 1,032 later requests failed
+   * with that one exception object, no thread stuck anywhere. (How two chained appends could
+   * overlap is our reading of Ratis 3.3.0's bytecode: the chain is extended inside {@code
+   * AtomicReference.updateAndGet}, whose function runs again when two requests race, and each
+   * run attaches an append.) Without the chain, an append that collides with another fails that
+   * request alone, and the leader sends it again.
+   */
+  static void appendEachRequestOnItsOwnThread(RaftProperties properties) {
+    RaftServerConfigKeys.Log.setAppendEntriesComposeEnabled(properties, false);
   }
 
   public static RaftPeer peer(String id, HostAndPort address) {
