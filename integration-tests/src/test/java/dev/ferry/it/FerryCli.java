@@ -50,13 +50,27 @@ final class FerryCli {
   }
 
   /**
-   * Runs a {@code cluster} command in this JVM: the same code as the launcher's, without a JVM
+   * Runs a command in this JVM: the same code as the launcher's, without a JVM
    * start (1-3 s on a busy 2-core machine, which stretched every partition fault of the soak by
    * that much twice, and every restart once). Processes it starts run the ferry jar, as
    * they would from the CLI.
    */
   static Result runHere(String... args) {
+    return runHere(Map.of(), args);
+  }
+
+  /**
+   * {@link #runHere(String...)} with the environment a process would get from {@link #runWith}:
+   * FERRY_NODE_JAVA_OPTS reaches the processes it starts.
+   */
+  static synchronized Result runHere(Map<String, String> env, String... args) {
     System.setProperty("ferry.launch.classpath", jar().toAbsolutePath().toString());
+    String opts = env.get("FERRY_NODE_JAVA_OPTS");
+    if (opts != null) {
+      System.setProperty("ferry.launch.javaOpts", opts);
+    } else {
+      System.clearProperty("ferry.launch.javaOpts");
+    }
     java.io.StringWriter out = new java.io.StringWriter();
     java.io.StringWriter err = new java.io.StringWriter();
     picocli.CommandLine cl = dev.ferry.node.cli.FerryCli.commandLine();
@@ -90,14 +104,14 @@ final class FerryCli {
     }
   }
 
-  /** Waits until the cluster's secondary has applied {@code epoch} (the cluster drained). */
+  /**
+   * Waits until the cluster's secondary has applied {@code epoch} (the cluster drained), asking
+   * in this JVM (a CLI call per poll cost a JVM start each on a busy machine).
+   */
   static void awaitApplied(String cluster, long epoch) {
     org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(90))
-        .pollInterval(java.time.Duration.ofMillis(500)).until(() -> {
-          Result s = run("admin", "--cluster", cluster, "status", "--json");
-          return s.exitCode() == 0 && com.google.gson.JsonParser.parseString(s.stdout())
-              .getAsJsonObject().get("appliedEpoch").getAsLong() >= epoch;
-        });
+        .pollInterval(java.time.Duration.ofMillis(200)).ignoreExceptions()
+        .until(() -> statusInProcess(cluster).getConsistentEpoch() >= epoch);
   }
 
   /** The highest epoch in a load ledger. */
@@ -108,7 +122,8 @@ final class FerryCli {
 
   /** Runs ferry verify and asserts the secondary holds every acknowledged write; its JSON. */
   static JsonObject verifyConsistent(String secondary, Path ledger) throws Exception {
-    Result verify = run("verify", "--secondary", secondary, "--ledger", ledger.toString(), "--json");
+    Result verify = runHere("verify", "--secondary", secondary, "--ledger", ledger.toString(),
+        "--json");
     JsonObject v = JsonParser.parseString(verify.stdout()).getAsJsonObject();
     assertThat(v.getAsJsonArray("problems")).as("verify: %s", verify.stdout()).isEmpty();
     assertThat(v.get("consistent").getAsBoolean()).isTrue();
@@ -127,7 +142,7 @@ final class FerryCli {
 
   /** {@code admin status --json} of the cluster. */
   static JsonObject status(String cluster) throws IOException, InterruptedException {
-    return JsonParser.parseString(run("admin", "--cluster", cluster, "status", "--json")
+    return JsonParser.parseString(runHere("admin", "--cluster", cluster, "status", "--json")
         .assertOk().stdout()).getAsJsonObject();
   }
 
@@ -195,7 +210,7 @@ final class FerryCli {
   /** {@code admin assignment --json}: one object per portion (volume, region, owner, mirrors). */
   static List<JsonObject> placements(String cluster) throws IOException, InterruptedException {
     List<JsonObject> out = new java.util.ArrayList<>();
-    JsonParser.parseString(run("admin", "--cluster", cluster, "assignment", "--json").assertOk()
+    JsonParser.parseString(runHere("admin", "--cluster", cluster, "assignment", "--json").assertOk()
         .stdout()).getAsJsonArray().forEach(e -> out.add(e.getAsJsonObject()));
     return out;
   }

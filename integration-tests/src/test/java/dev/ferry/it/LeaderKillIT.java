@@ -51,11 +51,6 @@ class LeaderKillIT extends WithReplicatedCluster {
     return env;
   }
 
-  /** A status field as the live nodes see it. */
-  private long status(String addresses, String field) throws Exception {
-    FerryCli.Result s = FerryCli.run("admin", "--cluster", addresses, "status", "--json").assertOk();
-    return JsonParser.parseString(s.stdout()).getAsJsonObject().get(field).getAsLong();
-  }
 
   /** The id of a node whose process is gone, or null. */
   private String deadNode() throws Exception {
@@ -86,14 +81,16 @@ class LeaderKillIT extends WithReplicatedCluster {
         }
         assertThat(halted).as("the leader halted at %s", step).isNotNull();
         String survivors = alive.toString();
-        long before = status(survivors, "openEpoch");
+        long before = FerryCli.statusInProcess(survivors).getOpenEpoch();
         // every member must answer Freeze until failure handling exists: start it again at once
-        FerryCli.runWith(env, "cluster", "start", "--dir", dir.toString(), "--node", halted).assertOk();
+        FerryCli.runHere(env, "cluster", "start", "--dir", dir.toString(), "--node", halted).assertOk();
         // a new leader resumed the barrier: epochs close and apply again (60 s: the restarted
         // node, declared failed meanwhile, replays its Raft log and rejoins as a new
         // incarnation, about 15 s here with the load running; the barrier takes it in after)
-        await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() ->
-            status(survivors, "openEpoch") > before + 4 && status(survivors, "appliedEpoch") >= before);
+        await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> {
+          var s = FerryCli.statusInProcess(survivors);
+          return s.getOpenEpoch() > before + 4 && s.getConsistentEpoch() >= before;
+        });
       }
       load.awaitAcknowledgedAgain(Duration.ofSeconds(30));
       FerryCli.Result l = load.stop();

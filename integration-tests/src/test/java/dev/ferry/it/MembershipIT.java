@@ -65,18 +65,11 @@ class MembershipIT extends WithReplicatedCluster {
       FerryCli.verifyConsistent(secondary, ledger);
       // drained, and every epoch it held updates of applied: the coordinator removes it, from
       // the members and from the Raft configuration
-      await().atMost(Duration.ofSeconds(30)).until(() -> {
-        var st = JsonParser.parseString(FerryCli.run("admin", "--cluster", cluster, "status", "--json")
-            .assertOk().stdout()).getAsJsonObject();
-        boolean removed = false;
-        for (JsonElement m : st.getAsJsonArray("members")) {
-          removed |= m.getAsJsonObject().get("id").getAsString().equals("n2")
-              && m.getAsJsonObject().get("state").getAsString().equals("REMOVED");
-        }
-        boolean voter = false;
-        for (JsonElement p : st.getAsJsonArray("raftPeers")) {
-          voter |= p.getAsJsonObject().get("id").getAsString().equals("n2");
-        }
+      await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> {
+        var st = FerryCli.statusInProcess(cluster);
+        boolean removed = st.getMembersList().stream().anyMatch(m -> m.getId().equals("n2")
+            && m.getState() == dev.ferry.proto.control.MemberState.REMOVED);
+        boolean voter = st.getRaftPeersList().stream().anyMatch(p -> p.getId().equals("n2"));
         return removed && !voter;
       });
     }

@@ -36,7 +36,7 @@ final class ReplicatedCluster implements AutoCloseable {
     if (netns != null) {
       args.addAll(List.of("--netns", netns.toString()));
     }
-    FerryCli.runWith(env, args.toArray(String[]::new)).assertOk();
+    FerryCli.runHere(env, args.toArray(String[]::new)).assertOk();
     // the addresses as cluster up chose them (loopback, or the namespaces' subnet)
     String cluster = FerryCli.nodes(dir).values().stream()
         .map(n -> n.get("admin").getAsString()).collect(Collectors.joining(","));
@@ -44,7 +44,7 @@ final class ReplicatedCluster implements AutoCloseable {
         java.nio.file.Files.readString(dir.resolve("cluster.json"))).getAsJsonObject()
         .getAsJsonObject("secondary").get("address").getAsString();
     for (String v : volumes) {
-      FerryCli.run("admin", "--cluster", cluster, "volume", "create", v, "--size", "64MiB",
+      FerryCli.runHere("admin", "--cluster", cluster, "volume", "create", v, "--size", "64MiB",
           "--region-size", "4MiB", "--secondary", secondary).assertOk();
     }
     return new ReplicatedCluster(dir, cluster, secondary);
@@ -52,7 +52,7 @@ final class ReplicatedCluster implements AutoCloseable {
 
   @Override
   public void close() throws Exception {
-    FerryCli.run("cluster", "down", "--dir", dir.toString());
+    FerryCli.runHere("cluster", "down", "--dir", dir.toString());
     killStragglers();
   }
 

@@ -52,10 +52,8 @@ class SecondaryCrashIT extends WithReplicatedCluster {
     ProcessHandle running = ProcessHandle.of(secondaryPid()).orElseThrow();
     running.destroy();
     running.onExit().get(15, java.util.concurrent.TimeUnit.SECONDS);
-    FerryCli.Result s = FerryCli.run("admin", "--cluster", cluster, "status", "--json").assertOk();
-    haltEpoch = com.google.gson.JsonParser.parseString(s.stdout()).getAsJsonObject()
-        .get("openEpoch").getAsLong() + 20;
-    FerryCli.runWith(Map.of("FERRY_NODE_JAVA_OPTS",
+    haltEpoch = FerryCli.statusInProcess(cluster).getOpenEpoch() + 20;
+    FerryCli.runHere(Map.of("FERRY_NODE_JAVA_OPTS",
             "-Xmx1g -XX:+UseSerialGC -Dferry.secondary.haltAfterUpdates=" + haltEpoch + ":1"),
         "cluster", "start", "--dir", dir.toString(), "--node", "secondary").assertOk();
     long pid = secondaryPid();
@@ -65,7 +63,7 @@ class SecondaryCrashIT extends WithReplicatedCluster {
           || !ProcessHandle.of(pid).get().isAlive());
       assertThat(Files.readString(Path.of(dir.toString(), "secondary", "secondary.log")))
           .doesNotContain("corrupt");
-      FerryCli.run("cluster", "start", "--dir", dir.toString(), "--node", "secondary").assertOk();
+      FerryCli.runHere("cluster", "start", "--dir", dir.toString(), "--node", "secondary").assertOk();
       // it really stopped inside that apply: the restart redoes it from the staging
       Path log = Path.of(dir.toString(), "secondary", "secondary.log");
       Pattern redo = Pattern.compile("redoing the apply of epoch (\\d+)");

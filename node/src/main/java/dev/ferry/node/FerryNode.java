@@ -59,6 +59,8 @@ public final class FerryNode implements AutoCloseable {
         return t;
       });
   private final CountDownLatch registered = new CountDownLatch(1);
+  /** The failure epoch last said to be waited out before rejoining (registrar thread only). */
+  private long waitingToRejoinAfter = -1;
   private Server grpc;
   private Server ingestGrpc;
   private Journal journal;
@@ -203,6 +205,17 @@ public final class FerryNode implements AutoCloseable {
     if (me != null && me.address().equals(address)
         && (me.state() == MemberState.DRAINING || me.state() == MemberState.REMOVED)) {
       return; // leaving, or gone: nothing to register
+    }
+    if (me != null && me.state() == MemberState.FAILED
+        && me.failureUnsettled(s.consistentEpoch())) {
+      // the state machine refuses the new incarnation until the survivors have made the
+      // failed one's copies again (its FAILED record counts against copies - 1 until then)
+      if (waitingToRejoinAfter != me.failedAtEpoch()) {
+        waitingToRejoinAfter = me.failedAtEpoch();
+        LOG.info("declared FAILED in epoch {}: rejoining once epoch {} is applied",
+            me.failedAtEpoch(), me.failedAtEpoch() + 1);
+      }
+      return;
     }
     long incarnation = me == null ? 1 : me.incarnation() + (me.state() == MemberState.FAILED ? 1 : 0);
     if (me != null && me.state() == MemberState.FAILED) {

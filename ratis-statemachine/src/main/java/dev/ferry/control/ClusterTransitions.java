@@ -135,6 +135,15 @@ public final class ClusterTransitions {
           throw conflict("member " + r.getId() + " failed in incarnation "
               + existing.incarnation() + "; it must rejoin with a higher incarnation");
         }
+        if (existing.failureUnsettled(s.consistentEpoch())) {
+          // the FAILED record is what counts this failure against the copies - 1 the cluster
+          // survives (markFailed below, the coordinator, Seal): replacing it now would let a
+          // second member be failed while the first one's updates are still being copied again
+          throw conflict("member " + r.getId() + " failed in incarnation "
+              + existing.incarnation() + " in epoch " + existing.failedAtEpoch()
+              + ", a failure not settled yet (epoch " + (existing.failedAtEpoch() + 1)
+              + " is not applied); it rejoins once it is");
+        }
         return s.withMembers(put(s.members(), joining));
       default:
         if (r.getIncarnation() == existing.incarnation()
@@ -158,6 +167,16 @@ public final class ClusterTransitions {
       // the proposer watched an earlier incarnation fail; this one came back since
       throw conflict("member " + id + " is in incarnation " + m.incarnation() + ", not "
           + c.getIncarnation());
+    }
+    long unsettled = s.members().values().stream()
+        .filter(f -> f.failureUnsettled(s.consistentEpoch())).count();
+    if (unsettled >= s.copies() - 1) {
+      // a further failure now could take the last copy of an acknowledged update: its
+      // portions wait for it to come back instead (DESIGN.md 6.1; the coordinator checks this
+      // before proposing, on a state that may be a step behind the log)
+      throw conflict("member " + id + " cannot be declared failed: " + unsettled
+          + " failure(s) not settled yet, and copies " + s.copies() + " survive "
+          + (s.copies() - 1));
     }
     return rebalance(s.withMembers(put(s.members(), m.failedIn(s.openEpoch()))));
   }

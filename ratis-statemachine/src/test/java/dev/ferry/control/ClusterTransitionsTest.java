@@ -104,13 +104,27 @@ class ClusterTransitionsTest {
 
     @Test
     void failedMemberRejoinsWithAHigherIncarnationAsJoining() {
-      ClusterState s = accept(activeCluster(3), markFailed("n2"));
+      ClusterState s = Cmds.settleFailures(accept(activeCluster(3), markFailed("n2")));
       assertThat(s.members().get("n2").state()).isEqualTo(MemberState.FAILED);
 
       ClusterState back = accept(s, register("n2", "n2.new:7001", 2));
       assertThat(back.members().get("n2"))
           .isEqualTo(new Member("n2", "n2.new:7001", MemberState.JOINING, 2));
       assertThat(back.activeMemberIds()).containsExactly("n1", "n3");
+    }
+
+    /**
+     * Soak of 2026-12-07 (run 10): n2, declared failed while alive, rejoined 0.15 s later; its
+     * FAILED record, replaced, no longer counted, so the crashed n1 was failed too and an
+     * acknowledged write whose copies were n2's (dropped) and n1's was lost.
+     */
+    @Test
+    void aFailedMemberRejoinsOnlyOnceItsFailureIsSettled() {
+      ClusterState failed = accept(activeCluster(3), markFailed("n2"));
+      reject(failed, register("n2", addressOf("n2"), 2), RejectCode.CONFLICT, "not settled");
+      assertThat(failed.members().get("n2").state()).isEqualTo(MemberState.FAILED);
+      ClusterState back = accept(Cmds.settleFailures(failed), register("n2", addressOf("n2"), 2));
+      assertThat(back.members().get("n2").state()).isEqualTo(MemberState.JOINING);
     }
 
     @Test
@@ -277,6 +291,19 @@ class ClusterTransitionsTest {
       Command current = Command.newBuilder().setMarkFailed(dev.ferry.proto.control.MarkFailed
           .newBuilder().setId("n2").setIncarnation(incarnation)).build();
       assertThat(accept(s, current).members().get("n2").state()).isEqualTo(MemberState.FAILED);
+    }
+
+    @Test
+    void noMoreUnsettledFailuresThanCopiesMinusOne() {
+      ClusterState oneFailed = accept(activeCluster(3), markFailed("n1")); // copies 2
+      reject(oneFailed, markFailed("n2"), RejectCode.CONFLICT, "not settled");
+      ClusterState settled = Cmds.settleFailures(oneFailed);
+      assertThat(accept(settled, markFailed("n2")).members().get("n2").state())
+          .isEqualTo(MemberState.FAILED);
+
+      ClusterState three = accept(activeCluster(5), setCopies(3));
+      ClusterState twoFailed = accept(accept(three, markFailed("n1")), markFailed("n2"));
+      reject(twoFailed, markFailed("n3"), RejectCode.CONFLICT, "not settled");
     }
 
     @Test
@@ -847,11 +874,12 @@ class ClusterTransitionsTest {
     void aCloseSealedByAnEarlierIncarnationIsRefused() {
       ClusterState s = withVolume(3, "v", 2, "");
       long incarnation = s.members().get("n2").incarnation();
-      ClusterState back = accept(accept(s, markFailed("n2")),
+      ClusterState back = accept(Cmds.settleFailures(accept(s, markFailed("n2"))),
           register("n2", addressOf("n2"), incarnation + 1));
-      assertThat(ClusterTransitions.apply(back, closeSealedBy(1, "n2", incarnation)))
+      long open = back.openEpoch();
+      assertThat(ClusterTransitions.apply(back, closeSealedBy(open, "n2", incarnation)))
           .isInstanceOf(Outcome.Rejected.class);
-      assertThat(ClusterTransitions.apply(back, closeSealedBy(1, "n2", incarnation + 1)))
+      assertThat(ClusterTransitions.apply(back, closeSealedBy(open, "n2", incarnation + 1)))
           .isInstanceOf(Outcome.Accepted.class);
     }
   }

@@ -170,6 +170,23 @@ public final class Cmds {
     return o.state();
   }
 
+  /**
+   * Closes and commits empty epochs (no updates, no secondary) until every failure of {@code s}
+   * is settled: the epoch after the one open when it was declared is applied.
+   */
+  public static ClusterState settleFailures(ClusterState s) {
+    ClusterState now = s;
+    while (unsettled(now)) {
+      long epoch = now.openEpoch();
+      now = accept(accept(now, closeEpoch(epoch, 0, List.of())), commitEpoch(epoch));
+    }
+    return now;
+  }
+
+  private static boolean unsettled(ClusterState s) {
+    return s.members().values().stream().anyMatch(m -> m.failureUnsettled(s.consistentEpoch()));
+  }
+
   /** Ids n1..nN, registered and activated the way the coordinator does it. */
   public static ClusterState activeCluster(int n) {
     ClusterState s = ClusterState.EMPTY;

@@ -37,8 +37,13 @@ final class LocalCluster {
   /** The secondary's host name in a {@link LocalNetwork}. */
   private static final String SECONDARY_HOST = "sec";
   private static final Duration POLL = Duration.ofMillis(200);
-  /** System property: the classpath started nodes and secondaries run with. */
+  /**
+   * System properties for a program that runs this code in its own JVM (a test harness): the
+   * classpath started nodes and secondaries run with, and their JVM options (instead of the
+   * environment's FERRY_NODE_JAVA_OPTS, which such a program cannot set for itself).
+   */
   static final String LAUNCH_CLASSPATH = "ferry.launch.classpath";
+  static final String LAUNCH_JAVA_OPTS = "ferry.launch.javaOpts";
 
   /** One node of the manifest. */
   record Node(String id, long pid, String admin, String raft, String dir) {
@@ -219,7 +224,8 @@ final class LocalCluster {
       throws IOException {
     List<String> cmd = new ArrayList<>(prefix);
     cmd.add(ProcessHandle.current().info().command().orElse("java"));
-    String opts = System.getenv().getOrDefault("FERRY_NODE_JAVA_OPTS", "-Xmx1g -XX:+UseSerialGC");
+    String opts = System.getProperty(LAUNCH_JAVA_OPTS,
+        System.getenv().getOrDefault("FERRY_NODE_JAVA_OPTS", "-Xmx1g -XX:+UseSerialGC"));
     for (String o : opts.trim().split("\\s+")) {
       if (!o.isEmpty()) {
         cmd.add(o);
@@ -227,8 +233,7 @@ final class LocalCluster {
     }
     cmd.add("-Djava.util.logging.manager=org.apache.logging.log4j.jul.LogManager");
     cmd.add("-cp");
-    // this JVM's classpath (the ferry jar when the CLI runs), unless the program running this
-    // code in its own JVM (a test harness) names the jar the processes should run
+    // this JVM's classpath: the ferry jar when the CLI runs
     cmd.add(System.getProperty(LAUNCH_CLASSPATH, System.getProperty("java.class.path")));
     cmd.add(FerryCli.class.getName());
     cmd.addAll(ferryArgs);

@@ -179,7 +179,8 @@ class FailureDetectorTest {
     detector.check(state); // watches gone#1
     ClusterState failed = apply(state, Command.newBuilder().setMarkFailed(
         dev.ferry.proto.control.MarkFailed.newBuilder().setId("gone").setIncarnation(1)).build());
-    ClusterState back = apply(failed, Command.newBuilder().setRegisterMember(RegisterMember
+    ClusterState back = apply(dev.ferry.node.SettledFailures.settle(failed),
+        Command.newBuilder().setRegisterMember(RegisterMember
         .newBuilder().setId("gone").setAddress(state.members().get("gone").address())
         .setIncarnation(2)).build());
     back = apply(back, Command.newBuilder().setReassignPortions(ReassignPortions.newBuilder()

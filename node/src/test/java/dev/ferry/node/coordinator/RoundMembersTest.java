@@ -41,7 +41,8 @@ class RoundMembersTest {
         .setId("b").setIncarnation(1)).build());
     assertThat(EpochBarrier.failedDuringTheRound(failed, round)).isEqualTo("b#1");
 
-    ClusterState back = apply(failed, Command.newBuilder().setRegisterMember(RegisterMember
+    ClusterState back = apply(dev.ferry.node.SettledFailures.settle(failed),
+        Command.newBuilder().setRegisterMember(RegisterMember
         .newBuilder().setId("b").setAddress("127.0.0.1:1").setIncarnation(2)).build());
     assertThat(EpochBarrier.failedDuringTheRound(back, round)).as("another incarnation now")
         .isEqualTo("b#1");

@@ -267,7 +267,8 @@ class FailedIncarnationTest {
       ClusterState s0 = cluster(Map.of("s", "127.0.0.1:1", "o", other.address(),
           "x", "127.0.0.1:1"));
       ClusterState s1 = apply(s0, markFailed("x"));
-      ClusterState rejoined = apply(s1, Command.newBuilder().setRegisterMember(RegisterMember
+      ClusterState rejoined = apply(dev.ferry.node.SettledFailures.settle(s1),
+          Command.newBuilder().setRegisterMember(RegisterMember
           .newBuilder().setId("x").setAddress("127.0.0.1:1").setIncarnation(2)).build());
       ClusterState s2 = apply(rejoined, Command.newBuilder().setReassignPortions(ReassignPortions
           .newBuilder().setBaseVersion(rejoined.assignmentVersion()).addActivate("x")
