@@ -22,8 +22,9 @@ import java.util.concurrent.TimeUnit;
  *   <li>the load never got a final error (its exit code), acks resumed after every fault, and
  *       the consistent point moved on after every fault; the times are measured.</li>
  * </ul>
- * Each round waits until every member is ACTIVE again (a member declared FAILED rejoins as a
- * new incarnation), so every fault hits a whole cluster.
+ * Each round waits until an epoch open when the fault was healed is applied and every member
+ * is ACTIVE again (a member declared FAILED rejoins as a new incarnation once its failure is
+ * settled), so every fault hits a whole cluster.
  */
 final class Nemesis implements AutoCloseable {
   /** ReplicatedCluster's region size. */
@@ -168,6 +169,7 @@ final class Nemesis implements AutoCloseable {
         faults.get(i).inject();
         restartStopped();
         long healed = System.nanoTime();
+        long openAtHeal = status().getOpenEpoch();
         log(what + ": fault " + (i + 1) + " healed");
         afterEach.inject();
         dumpingThreadsIfItFails(() -> load.awaitAcknowledgedAgain(Duration.ofSeconds(30)));
@@ -176,6 +178,12 @@ final class Nemesis implements AutoCloseable {
             .pollInterval(Duration.ofMillis(100)).ignoreExceptions()
             .until(() -> appliedEpoch() > applied));
         consistentMovedMillis.add((System.nanoTime() - healed) / 1_000_000);
+        // whole again only once an epoch open at the heal is applied: every member then answered
+        // the barrier after the fault or was declared failed for it (a member cut off can be
+        // declared failed a moment after the heal, while its TCP connections still retransmit;
+        // a next fault then would be a second one on top of an unsettled failure)
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
+            .ignoreExceptions().until(() -> appliedEpoch() >= openAtHeal);
         awaitAllActive();
       }
       FerryCli.Result result = load.stop();
