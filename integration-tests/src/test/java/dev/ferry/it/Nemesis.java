@@ -169,7 +169,9 @@ final class Nemesis implements AutoCloseable {
         faults.get(i).inject();
         restartStopped();
         long healed = System.nanoTime();
-        long openAtHeal = status().getOpenEpoch();
+        // right after the leader's pause or crash no node may know a leader yet
+        long openAtHeal = await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(50))
+            .ignoreExceptions().until(() -> status().getOpenEpoch(), open -> open > 0);
         log(what + ": fault " + (i + 1) + " healed");
         afterEach.inject();
         dumpingThreadsIfItFails(() -> load.awaitAcknowledgedAgain(Duration.ofSeconds(30)));
