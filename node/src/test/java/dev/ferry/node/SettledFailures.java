@@ -18,7 +18,7 @@ public final class SettledFailures {
   /** {@code s} after empty epochs closed and committed until no failure is unsettled. */
   public static ClusterState settle(ClusterState s) {
     ClusterState now = s;
-    while (unsettled(now)) {
+    while (now.unsettledFailures() > 0) {
       long epoch = now.openEpoch();
       now = accepted(now, Command.newBuilder()
           .setCloseEpoch(CloseEpoch.newBuilder().setEpoch(epoch)).build());
@@ -26,10 +26,6 @@ public final class SettledFailures {
           .setCommitEpoch(CommitEpoch.newBuilder().setEpoch(epoch)).build());
     }
     return now;
-  }
-
-  private static boolean unsettled(ClusterState s) {
-    return s.members().values().stream().anyMatch(m -> m.failureUnsettled(s.consistentEpoch()));
   }
 
   private static ClusterState accepted(ClusterState s, Command c) {

@@ -66,6 +66,14 @@ public record ClusterState(
   }
 
   /** Ids of the ACTIVE members, sorted. */
+  /**
+   * FAILED members whose failure is not settled yet ({@link Member#failureUnsettled}): no more
+   * than {@code copies - 1} may exist at once.
+   */
+  public long unsettledFailures() {
+    return members.values().stream().filter(m -> m.failureUnsettled(consistentEpoch)).count();
+  }
+
   public ImmutableList<String> activeMemberIds() {
     return members.values().stream()
         .filter(m -> m.state() == MemberState.ACTIVE)

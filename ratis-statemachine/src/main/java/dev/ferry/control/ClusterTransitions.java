@@ -168,8 +168,7 @@ public final class ClusterTransitions {
       throw conflict("member " + id + " is in incarnation " + m.incarnation() + ", not "
           + c.getIncarnation());
     }
-    long unsettled = s.members().values().stream()
-        .filter(f -> f.failureUnsettled(s.consistentEpoch())).count();
+    long unsettled = s.unsettledFailures();
     if (unsettled >= s.copies() - 1) {
       // a further failure now could take the last copy of an acknowledged update: its
       // portions wait for it to come back instead (DESIGN.md 6.1; the coordinator checks this

@@ -176,15 +176,11 @@ public final class Cmds {
    */
   public static ClusterState settleFailures(ClusterState s) {
     ClusterState now = s;
-    while (unsettled(now)) {
+    while (now.unsettledFailures() > 0) {
       long epoch = now.openEpoch();
       now = accept(accept(now, closeEpoch(epoch, 0, List.of())), commitEpoch(epoch));
     }
     return now;
-  }
-
-  private static boolean unsettled(ClusterState s) {
-    return s.members().values().stream().anyMatch(m -> m.failureUnsettled(s.consistentEpoch()));
   }
 
   /** Ids n1..nN, registered and activated the way the coordinator does it. */

@@ -147,8 +147,7 @@ public final class Coordinator implements AutoCloseable {
         LOG.warn("failure detector: heartbeat history reset, grace period of {} failure"
             + " timeouts: {}", FailureDetector.GRACE_TIMEOUTS, reset);
       }
-      long unsettled = s.members().values().stream()
-          .filter(m -> m.failureUnsettled(s.consistentEpoch())).count();
+      long unsettled = s.unsettledFailures();
       for (Map.Entry<String, FailureDetector.Failure> f : verdicts.entrySet()) {
         String id = f.getKey();
         if (unsettled >= s.copies() - 1) {
