@@ -10,15 +10,17 @@ import java.util.List;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.LifecycleMethodExecutionExceptionHandler;
 import org.junit.jupiter.api.extension.TestWatcher;
 
 /**
  * When an IT fails, writes the last distinct warnings and errors of Ferry's own code in each
  * process log of its cluster to {@code target/it-failures/<class>.<test>.txt}: the CI run prints
  * those files last, where a reader of a CI failure sees them (the logs themselves stay on the
- * CI machine).
+ * CI machine). A cluster that does not come up ({@code @BeforeAll}) is digested as
+ * {@code <class>.beforeAll.txt}.
  */
-final class FailureDigest implements TestWatcher {
+final class FailureDigest implements TestWatcher, LifecycleMethodExecutionExceptionHandler {
   /** Lines kept per process log. */
   private static final int LINES_PER_LOG = 12;
   private static final int MAX_LINE = 240;
@@ -36,6 +38,17 @@ final class FailureDigest implements TestWatcher {
 
   @Override
   public void testFailed(ExtensionContext context, Throwable cause) {
+    write(context, context.getRequiredTestMethod().getName(), cause);
+  }
+
+  @Override
+  public void handleBeforeAllMethodExecutionException(ExtensionContext context, Throwable cause)
+      throws Throwable {
+    write(context, "beforeAll", cause);
+    throw cause;
+  }
+
+  private static void write(ExtensionContext context, String what, Throwable cause) {
     Object test = context.getTestInstance().orElse(null);
     if (!(test instanceof HasClusterDir h) || h.clusterDir() == null) {
       return;
@@ -43,8 +56,7 @@ final class FailureDigest implements TestWatcher {
     try {
       Path out = Path.of("target", "it-failures");
       Files.createDirectories(out);
-      String name = context.getRequiredTestClass().getSimpleName() + "."
-          + context.getRequiredTestMethod().getName();
+      String name = context.getRequiredTestClass().getSimpleName() + "." + what;
       Files.writeString(out.resolve(name + ".txt"), digest(name, cause, h.clusterDir()),
           StandardCharsets.UTF_8);
     } catch (IOException e) {

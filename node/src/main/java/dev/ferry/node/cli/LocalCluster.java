@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.stream.Collectors;
 
 /**
  * A cluster of node processes on this machine, described by {@code DIR/cluster.json}:
@@ -276,7 +277,9 @@ final class LocalCluster {
           if (!s.getLeader().isEmpty() && active >= expectedActive) {
             return s;
           }
-          last = "leader '" + s.getLeader() + "', " + active + " of " + expectedActive + " members active";
+          last = "leader '" + s.getLeader() + "', " + active + " of " + expectedActive
+              + " members active: " + s.getMembersList().stream()
+                  .map(m -> m.getId() + " " + m.getState()).collect(Collectors.joining(", "));
         } catch (StatusRuntimeException e) {
           last = e.getStatus().getDescription();
         }
