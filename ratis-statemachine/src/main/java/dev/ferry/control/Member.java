@@ -56,6 +56,15 @@ public record Member(String id, String address, MemberState state, long incarnat
     return state == MemberState.FAILED && failedAtEpoch >= consistentEpoch;
   }
 
+  /**
+   * A member that takes part in the data path: ACTIVE, JOINING or DRAINING (it holds or gets
+   * copies, answers peers, is watched for failure); not FAILED or REMOVED.
+   */
+  public boolean isLive() {
+    return state == MemberState.ACTIVE || state == MemberState.JOINING
+        || state == MemberState.DRAINING;
+  }
+
   public boolean isActive() {
     return state == MemberState.ACTIVE;
   }

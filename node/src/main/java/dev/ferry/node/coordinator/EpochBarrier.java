@@ -1,23 +1,23 @@
 package dev.ferry.node.coordinator;
 
 import com.google.common.util.concurrent.ListenableFuture;
-import com.google.protobuf.ByteString;
 import dev.ferry.control.AssignmentPolicy;
 import dev.ferry.control.ClusterState;
 import dev.ferry.control.Member;
 import dev.ferry.control.Portion;
 import dev.ferry.control.Volume;
+import dev.ferry.control.WatermarkDigest;
 import dev.ferry.node.raft.CommandRejectedException;
 import dev.ferry.node.raft.RaftNode;
 import dev.ferry.proto.admin.EpochSize;
 import dev.ferry.proto.control.CloseEpoch;
-import dev.ferry.proto.control.RoundMember;
 import dev.ferry.proto.control.Command;
 import dev.ferry.proto.control.MemberState;
 import dev.ferry.proto.control.PortionPlacement;
 import dev.ferry.proto.control.PortionRef;
 import dev.ferry.proto.control.ReassignPortions;
 import dev.ferry.proto.control.RejectCode;
+import dev.ferry.proto.control.RoundMember;
 import dev.ferry.proto.control.Watermark;
 import dev.ferry.proto.peer.FreezeReply;
 import dev.ferry.proto.peer.FreezeRequest;
@@ -25,7 +25,6 @@ import dev.ferry.proto.peer.PeerGrpc;
 import dev.ferry.proto.peer.SealReply;
 import dev.ferry.proto.peer.SealRequest;
 import dev.ferry.proto.peer.ThawRequest;
-import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -323,8 +322,7 @@ final class EpochBarrier implements AutoCloseable {
 
   /**
    * Keeps watermarks of existing portions only and folds two reports of one portion into one:
-   * that happens only when its owner changed within the epoch (until ownership moves only at
-   * epoch ends): counts and bytes add up, the digest covers both digests.
+   * that happens only when its owner changed within the epoch (see {@link WatermarkDigest#combine}).
    */
   static List<Watermark> merge(ClusterState s, List<Watermark> marks) {
     TreeMap<Portion, Watermark> out = new TreeMap<>();
@@ -333,22 +331,9 @@ final class EpochBarrier implements AutoCloseable {
       if (v == null || w.getRegion() < 0 || w.getRegion() >= v.regionCount()) {
         continue;
       }
-      out.merge(new Portion(w.getVolume(), (int) w.getRegion()), w, EpochBarrier::combine);
+      out.merge(new Portion(w.getVolume(), (int) w.getRegion()), w, WatermarkDigest::combine);
     }
     return new ArrayList<>(out.values());
-  }
-
-  private static Watermark combine(Watermark a, Watermark b) {
-    try {
-      MessageDigest sha = MessageDigest.getInstance("SHA-256");
-      sha.update(a.getDigest().toByteArray());
-      sha.update(b.getDigest().toByteArray());
-      return a.toBuilder().setCount(a.getCount() + b.getCount()).setBytes(a.getBytes() + b.getBytes())
-          .setLastN(Math.max(a.getLastN(), b.getLastN())).setDigest(ByteString.copyFrom(sha.digest()))
-          .build();
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
   }
 
   @Override

@@ -3,43 +3,40 @@ package dev.ferry.node.data;
 import com.google.common.net.HostAndPort;
 import com.google.protobuf.ByteString;
 import dev.ferry.control.ClusterState;
+import dev.ferry.control.EpochRecord;
 import dev.ferry.control.Member;
 import dev.ferry.control.Portion;
-import dev.ferry.proto.peer.HandoffRequest;
-import dev.ferry.proto.control.MemberState;
+import dev.ferry.control.Volume;
 import dev.ferry.control.VolumeAssignment;
+import dev.ferry.control.WatermarkDigest;
 import dev.ferry.node.journal.Journal;
 import dev.ferry.node.journal.JournalFailedException;
 import dev.ferry.node.journal.JournalFullException;
 import dev.ferry.node.journal.JournalLocation;
 import dev.ferry.node.journal.JournalRecord;
-import dev.ferry.node.journal.StoredRecord;
-import dev.ferry.proto.peer.FetchCopyReply;
-import dev.ferry.proto.peer.FetchCopyRequest;
 import dev.ferry.node.journal.RecordType;
-import dev.ferry.control.EpochRecord;
-import dev.ferry.control.Volume;
-import dev.ferry.node.secondary.EpochDigest;
+import dev.ferry.node.journal.StoredRecord;
 import dev.ferry.proto.control.EpochStaged;
 import dev.ferry.proto.control.EpochState;
+import dev.ferry.proto.control.MemberState;
 import dev.ferry.proto.control.PortionRef;
-import dev.ferry.proto.secondary.PortionWatermark;
-import dev.ferry.proto.secondary.StageRequest;
-import dev.ferry.proto.secondary.StagedUpdate;
 import dev.ferry.proto.control.Watermark;
+import dev.ferry.proto.peer.FetchCopyReply;
+import dev.ferry.proto.peer.FetchCopyRequest;
 import dev.ferry.proto.peer.ForwardRequest;
+import dev.ferry.proto.peer.HandoffRequest;
 import dev.ferry.proto.peer.MirrorRequest;
 import dev.ferry.proto.peer.Update;
 import io.grpc.Status;
 import io.grpc.StatusException;
-import java.util.HashMap;
-import java.util.HashSet;
-import java.util.Set;
-import java.util.TreeMap;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
@@ -63,8 +60,12 @@ import org.apache.logging.log4j.Logger;
  * path: the forwarder's stored copy counts, so with two copies the owner does not mirror it).
  *
  * <p>Threading: one thread, "ferry-data", owns every mutable field (sequence counters, the
- * update table, the peer streams). Public methods hop onto it; journal and peer completions
- * hop back onto it before touching state.
+ * update table, the peer streams); methods that touch them check it ({@link
+ * #checkOnDataThread}). Public methods hop onto it; journal and peer completions hop back onto
+ * it before anything that waits for them runs. The exceptions are the barrier's cut (frozen
+ * and thawed epochs, moving portions, inBarrier): Freeze and Thaw set those atomics on the
+ * caller's thread, so that a Freeze is not queued behind the writes it cuts. Reading back and
+ * sending closed epochs to the secondary is {@link SecondaryTransfer}'s, on its own thread.
  */
 public final class DataPlane implements AutoCloseable {
   private static final Logger LOG = LogManager.getLogger(DataPlane.class);
@@ -73,21 +74,19 @@ public final class DataPlane implements AutoCloseable {
 
   private final String self;
   private final Journal journal;
+  /** Reads back, repairs and sends closed epochs to the secondaries (its own thread). */
+  private final SecondaryTransfer transfer;
   private final Supplier<ClusterState> state;
   private final long maxWriteBytes;
   private final PeerLinks links = new PeerLinks();
   private final ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
     Thread t = new Thread(r, "ferry-data");
     t.setDaemon(true);
+    dataThread = t;
     return t;
   });
-
-  /** Builds and sends Stage streams to the secondaries, off the data-path thread. */
-  private final ExecutorService transfer = Executors.newSingleThreadExecutor(r -> {
-    Thread t = new Thread(r, "ferry-transfer");
-    t.setDaemon(true);
-    return t;
-  });
+  /** The thread of {@link #thread}: see {@link #checkOnDataThread}. */
+  private volatile Thread dataThread;
 
   /** Deletes journal segments of applied epochs, off the data-path thread. */
   private final ExecutorService releaser = Executors.newSingleThreadExecutor(r -> {
@@ -99,7 +98,7 @@ public final class DataPlane implements AutoCloseable {
   /** Highest n given per (portion, epoch) by this node as owner. */
   private final Map<PortionEpoch, Long> lastN = new HashMap<>();
   /** Every update numbered here per (portion, epoch), ascending n, until its epoch is applied. */
-  private final Map<PortionEpoch, List<Numbered>> numbered = new HashMap<>();
+  private final Map<PortionEpoch, List<NumberedUpdate>> numbered = new HashMap<>();
   /** Portions of closed epochs being sent to their secondary right now. */
   private final Set<PortionEpoch> staging = new HashSet<>();
   /**
@@ -110,18 +109,10 @@ public final class DataPlane implements AutoCloseable {
   /** Staging failures: logged once per 10 s per secondary and status. Data thread only. */
   private final dev.ferry.node.RepeatedFailureLog stagingFailures =
       new dev.ferry.node.RepeatedFailureLog(10_000, dev.ferry.node.RepeatedFailureLog::monotonicMillis);
-  private final SecondaryLinks secondaries = new SecondaryLinks();
   private volatile java.util.function.BooleanSupplier controlStateLoaded = () -> true;
   private final java.util.function.Function<dev.ferry.proto.control.Command,
       CompletableFuture<?>> propose;
 
-  /**
-   * An update numbered here. The payload stays in memory until the epoch is staged at the
-   * secondary (reading it back from the journal instead is the next step).
-   */
-  private record Numbered(UpdateKey key, long n, long offset, int length, int crc32c,
-      CompletableFuture<JournalLocation> where) {}
-  private volatile Runnable onRepair = () -> { };
   /** Updates whose copies are still being made: a Freeze waits for those begun before it. */
   private final Set<Held> inFlight = new HashSet<>();
   /** Acks of updates numbered in an epoch not yet released, by epoch. */
@@ -264,6 +255,7 @@ public final class DataPlane implements AutoCloseable {
     this.journal = journal;
     this.state = state;
     this.maxWriteBytes = maxWriteBytes;
+    this.transfer = new SecondaryTransfer(self, journal, state);
     for (StoredRecord r : replayed) {
       recover(r.record(), CompletableFuture.completedFuture(r.at()));
     }
@@ -308,7 +300,7 @@ public final class DataPlane implements AutoCloseable {
           PortionEpoch pe = new PortionEpoch(portion, r.epoch());
           lastN.merge(pe, r.n(), Math::max);
           numbered.computeIfAbsent(pe, k -> new ArrayList<>())
-              .add(new Numbered(key, r.n(), r.offset(), r.data().length, h.crc32c, at));
+              .add(new NumberedUpdate(key, r.n(), r.offset(), r.data().length, h.crc32c, at));
         }
       }
       case FORWARDED -> {
@@ -370,7 +362,7 @@ public final class DataPlane implements AutoCloseable {
     return r.peer().isEmpty() ? List.of() : List.of(r.peer().split(","));
   }
 
-  private static int crc(byte[] data) {
+  static int crc(byte[] data) {
     java.util.zip.CRC32C c = new java.util.zip.CRC32C();
     c.update(data);
     return (int) c.getValue();
@@ -452,6 +444,7 @@ public final class DataPlane implements AutoCloseable {
   }
 
   private void releaseHeldAcks() {
+    checkOnDataThread();
     long upTo = releasableEpoch(state.get());
     while (!heldAcks.isEmpty() && heldAcks.firstKey() <= upTo) {
       heldAcks.pollFirstEntry().getValue().forEach(Runnable::run);
@@ -509,6 +502,7 @@ public final class DataPlane implements AutoCloseable {
 
   /** Those of {@code portions} this node gave a number in an epoch after {@code epoch}. Data thread. */
   private List<Portion> numberedAfter(long epoch, Collection<Portion> portions) {
+    checkOnDataThread();
     Set<Portion> wanted = Set.copyOf(portions);
     return lastN.entrySet().stream()
         .filter(e -> e.getKey().epoch() > epoch && e.getValue() > 0
@@ -543,6 +537,7 @@ public final class DataPlane implements AutoCloseable {
 
   /** The epoch with moving portions is closed in {@code s}: let their writes go. Data thread. */
   private void releaseParked(ClusterState s) {
+    checkOnDataThread();
     Moving m = moving.get();
     if (m != null && s.openEpoch() > m.epoch()) {
       moving.compareAndSet(m, null);
@@ -575,7 +570,7 @@ public final class DataPlane implements AutoCloseable {
 
   /** Called (on the transfer thread) each time a damaged payload was repaired from a peer. */
   public void onRepair(Runnable repaired) {
-    onRepair = repaired;
+    transfer.onRepair(repaired);
   }
 
   /** Fault injection for crash tests of processes: {@link HandoffHook#fromSystemProperty}. */
@@ -698,14 +693,12 @@ public final class DataPlane implements AutoCloseable {
   }
 
   /** Count, bytes, last n and digest of a portion's updates in one epoch, in n order. */
-  private static Watermark watermarkOf(Portion p, List<Numbered> updates) {
-    EpochDigest d = new EpochDigest();
-    for (Numbered u : updates) {
+  private static Watermark watermarkOf(Portion p, List<NumberedUpdate> updates) {
+    WatermarkDigest d = new WatermarkDigest();
+    for (NumberedUpdate u : updates) {
       d.add(u.n(), u.offset(), u.length(), u.crc32c());
     }
-    return Watermark.newBuilder().setVolume(p.volume()).setRegion(p.region())
-        .setLastN(d.lastN()).setCount(d.count()).setBytes(d.bytes())
-        .setDigest(ByteString.copyFrom(d.digest())).build();
+    return d.toWatermark(p);
   }
 
   /**
@@ -878,6 +871,7 @@ public final class DataPlane implements AutoCloseable {
    * what it held: the others have handed it over.
    */
   private void handleFailures(ClusterState s) {
+    checkOnDataThread();
     ClusterState before = lastSeen;
     lastSeen = s;
     if (!controlStateLoaded.getAsBoolean()) {
@@ -955,6 +949,7 @@ public final class DataPlane implements AutoCloseable {
    * every unsettled failure, which each live member is asked to send again.
    */
   private void joinBarrier() {
+    checkOnDataThread();
     if (inBarrier) {
       return;
     }
@@ -1035,8 +1030,7 @@ public final class DataPlane implements AutoCloseable {
 
   private static boolean live(ClusterState s, String id) {
     Member m = s.members().get(id);
-    return m != null && (m.state() == MemberState.ACTIVE || m.state() == MemberState.JOINING
-        || m.state() == MemberState.DRAINING);
+    return m != null && m.isLive();
   }
 
   /** The portions {@code failed} owned in {@code before} that this node owns in {@code s}. */
@@ -1288,7 +1282,7 @@ public final class DataPlane implements AutoCloseable {
       return;
     }
     lastN.merge(new PortionEpoch(p, seq.epoch()), seq.n(), Math::max);
-    numbered.get(new PortionEpoch(p, seq.epoch())).sort(java.util.Comparator.comparingLong(Numbered::n));
+    numbered.get(new PortionEpoch(p, seq.epoch())).sort(java.util.Comparator.comparingLong(NumberedUpdate::n));
     held.put(key, h);
     h.copied = h.durable.thenCombine(mirrorCopies(s, mirrors, u), (v, m) -> seq);
     h.acked = h.copied;
@@ -1330,14 +1324,14 @@ public final class DataPlane implements AutoCloseable {
    */
   private void remirror(ClusterState s) {
     int sent = 0;
-    for (Map.Entry<PortionEpoch, List<Numbered>> e : numbered.entrySet()) {
+    for (Map.Entry<PortionEpoch, List<NumberedUpdate>> e : numbered.entrySet()) {
       Portion p = e.getKey().portion();
       VolumeAssignment a = s.assignment().get(p.volume());
       if (e.getKey().epoch() <= releasedEpoch || a == null || !self.equals(a.owner(p.region()))) {
         continue;
       }
       List<String> mirrors = a.mirrors(p.region());
-      for (Numbered u : e.getValue()) {
+      for (NumberedUpdate u : e.getValue()) {
         Held h = held.get(u.key());
         if (h == null || h.peers.stream().allMatch(m -> live(s, m))) {
           continue;
@@ -1513,6 +1507,7 @@ public final class DataPlane implements AutoCloseable {
    * next state change (one per epoch at least).
    */
   private void transferClosedEpochs(ClusterState s) {
+    checkOnDataThread();
     if (!live(s, self)) {
       return; // declared failed: what it numbered is handed over and staged by the new owners
     }
@@ -1536,7 +1531,7 @@ public final class DataPlane implements AutoCloseable {
       for (Portion p : e.watermarks().keySet()) {
         PortionEpoch pe = new PortionEpoch(p, e.number());
         Volume v = s.volumes().get(p.volume());
-        List<Numbered> updates = numbered.get(pe);
+        List<NumberedUpdate> updates = numbered.get(pe);
         Long takenOverIn = takenOverAt.get(p);
         boolean takenOver = takenOverIn != null && e.number() <= takenOverIn;
         if (updates == null && takenOver) {
@@ -1551,11 +1546,9 @@ public final class DataPlane implements AutoCloseable {
           continue;
         }
         sending.add(pe);
-        // the epoch is closed: its list no longer grows, so the transfer thread may read a copy
-        List<Numbered> closed = List.copyOf(updates);
-        Watermark w = e.watermarks().get(p);
-        staged.add(CompletableFuture.supplyAsync(() -> stageMessages(e.number(), p, v, closed, w), transfer)
-            .thenCompose(stream -> secondaries.stage(v.secondary(), stream))
+        // the epoch is closed: its list no longer grows, so the manifest's copy is all of it
+        staged.add(transfer.stage(new SecondaryTransfer.Manifest(e.number(), p, v, updates,
+                e.watermarks().get(p)))
             .handleAsync((reply, error) -> {
               if (error != null) {
                 logStagingFailure(p, e.number(), v.secondary(), error);
@@ -1594,6 +1587,7 @@ public final class DataPlane implements AutoCloseable {
 
   /** Data thread: logs a staging failure, limited (see stagingFailures). */
   private void logStagingFailure(Portion p, long epoch, String secondary, Throwable error) {
+    checkOnDataThread();
     if (!stagingFailures.shouldLog(secondary + " " + Status.fromThrowable(error).getCode())) {
       return;
     }
@@ -1607,7 +1601,8 @@ public final class DataPlane implements AutoCloseable {
    * none was acknowledged): proposes the watermark of what is here instead, once. True while
    * the watermark is not the one of the updates here.
    */
-  private boolean amendIfShort(EpochRecord e, Portion p, List<Numbered> updates) {
+  private boolean amendIfShort(EpochRecord e, Portion p, List<NumberedUpdate> updates) {
+    checkOnDataThread();
     Watermark sealed = e.watermarks().get(p);
     Watermark here = watermarkOf(p, updates);
     if (here.equals(sealed.toBuilder().setVolume(p.volume()).setRegion(p.region()).build())) {
@@ -1630,69 +1625,6 @@ public final class DataPlane implements AutoCloseable {
           }, thread);
     }
     return true;
-  }
-
-  /** The Stage stream of one portion's epoch; payloads read back from the journal. */
-  private List<StageRequest> stageMessages(long epoch, Portion p, Volume v,
-      List<Numbered> updates, Watermark w) {
-    StageRequest.Builder head = StageRequest.newBuilder().setEpoch(epoch)
-        .setVolume(p.volume()).setRegion(p.region()).setVolumeSizeBytes(v.sizeBytes());
-    List<StageRequest> stream = new ArrayList<>();
-    for (Numbered u : updates) {
-      stream.add(head.clone().setUpdate(StagedUpdate.newBuilder().setN(u.n())
-          .setOffset(u.offset()).setData(ByteString.copyFrom(readBack(epoch, p, u))).setCrc32C(u.crc32c()))
-          .build());
-    }
-    stream.add(head.clone().setWatermark(PortionWatermark.newBuilder().setLastN(w.getLastN())
-        .setCount(w.getCount()).setBytes(w.getBytes()).setDigest(w.getDigest())).build());
-    return stream;
-  }
-
-  /**
-   * An update's payload for the transfer thread. A copy here that cannot be read back (damaged
-   * on disk) is repaired from another member's copy, checked against the primary's CRC32C; with
-   * no good copy anywhere the transfer fails (retried), so wrong bytes are never staged.
-   */
-  private byte[] readBack(long epoch, Portion p, Numbered u) {
-    try {
-      return journal.read(u.where().join()).data();
-    } catch (java.io.IOException e) {
-      byte[] repaired = copyFromPeers(epoch, p, u);
-      if (repaired == null) {
-        throw new java.io.UncheckedIOException("reading back " + u.key() + " for the transfer"
-            + " (no other member holds a good copy)", e);
-      }
-      return repaired;
-    }
-  }
-
-  /** Another live member's copy of update (epoch, n) of {@code p}, if one is good; else null. */
-  private byte[] copyFromPeers(long epoch, Portion p, Numbered u) {
-    ClusterState s = state.get();
-    FetchCopyRequest ask = FetchCopyRequest.newBuilder().setSender(self).setVolume(p.volume())
-        .setRegion(p.region()).setEpoch(epoch).setN(u.n()).build();
-    for (Member m : s.members().values()) {
-      if (m.id().equals(self) || !live(s, m.id())) {
-        continue;
-      }
-      try {
-        FetchCopyReply copy = links.fetchCopy(m.id(), HostAndPort.fromString(m.address()), ask);
-        byte[] data = copy.getData().toByteArray();
-        if (crc(data) == u.crc32c()) {
-          LOG.warn("the copy of {} {}/{} in this node's journal is damaged; repaired from {}'s"
-              + " copy", p, epoch, u.n(), m.id());
-          onRepair.run();
-          return data;
-        }
-        LOG.warn("{}'s copy of {} {}/{} does not match its CRC32C either", m.id(), p, epoch, u.n());
-      } catch (io.grpc.StatusRuntimeException e) {
-        if (e.getStatus().getCode() != Status.Code.NOT_FOUND) {
-          LOG.warn("asking {} for its copy of {} {}/{} failed: {}", m.id(), p, epoch, u.n(),
-              e.getStatus());
-        }
-      }
-    }
-    return null;
   }
 
   /**
@@ -1759,6 +1691,7 @@ public final class DataPlane implements AutoCloseable {
   }
 
   private SequenceNumber nextSequence(Portion p, long epoch) {
+    checkOnDataThread();
     long n = lastN.merge(new PortionEpoch(p, epoch), 1L, Long::sum);
     return new SequenceNumber(epoch, n);
   }
@@ -1766,6 +1699,7 @@ public final class DataPlane implements AutoCloseable {
   /** Journals this node's copy; a full journal stores nothing and gives the number back. */
   private CompletableFuture<Void> store(Held h, UpdateKey key, Update.Builder u, byte[] bytes,
       SequenceNumber seq) throws StatusException {
+    checkOnDataThread();
     CompletableFuture<JournalLocation> f = journal.appendAt(new JournalRecord(h.role, seq.epoch(),
         u.getVolume(), (int) u.getRegion(), seq.n(), key.primaryId(), key.clientSeq(),
         u.getOffset(), h.peersText(), bytes));
@@ -1777,24 +1711,26 @@ public final class DataPlane implements AutoCloseable {
       }
       throw journalStatus(cause);
     }
-    Numbered entry = h.role != RecordType.OWNED ? null
-        : new Numbered(key, seq.n(), u.getOffset(), bytes.length, h.crc32c, f);
+    NumberedUpdate entry = h.role != RecordType.OWNED ? null
+        : new NumberedUpdate(key, seq.n(), u.getOffset(), bytes.length, h.crc32c, f);
     if (entry != null) {
       numbered.computeIfAbsent(new PortionEpoch(h.portion, seq.epoch()), k -> new ArrayList<>())
           .add(entry);
     }
     h.where = f;
+    // completed on the data thread, never on the journal's writer: what waits for the copy
+    // (acks, mirror answers, Seals) reads this thread's state, and the writer must only write
     CompletableFuture<Void> durable = new CompletableFuture<>();
     f.whenComplete((at, e) -> {
-      if (e == null) {
-        durable.complete(null);
-        return;
-      }
-      // refused by a full disk (any other journal failure halts the node): this copy does not
-      // exist, so the update leaves the watermark, before a Seal waiting for it goes on
-      Runnable drop = () -> {
+      Runnable settle = () -> {
+        if (e == null) {
+          durable.complete(null);
+          return;
+        }
+        // refused by a full disk (any other journal failure halts the node): this copy does
+        // not exist, so the update leaves the watermark, before a Seal waiting for it goes on
         if (entry != null) {
-          List<Numbered> list = numbered.get(new PortionEpoch(h.portion, seq.epoch()));
+          List<NumberedUpdate> list = numbered.get(new PortionEpoch(h.portion, seq.epoch()));
           if (list != null) {
             list.removeIf(x -> x == entry);
           }
@@ -1802,9 +1738,11 @@ public final class DataPlane implements AutoCloseable {
         durable.completeExceptionally(new CompletionException(journalStatus(e)));
       };
       try {
-        thread.execute(drop);
+        thread.execute(settle);
       } catch (java.util.concurrent.RejectedExecutionException closed) {
-        durable.completeExceptionally(new CompletionException(journalStatus(e)));
+        durable.completeExceptionally(new CompletionException(e == null
+            ? WriteValidator.fail(Status.UNAVAILABLE, "node " + self + " is stopping")
+            : journalStatus(e)));
       }
     });
     return durable;
@@ -1863,6 +1801,17 @@ public final class DataPlane implements AutoCloseable {
     CompletableFuture<T> run() throws StatusException;
   }
 
+  /**
+   * Fails unless called on the data thread, which alone owns the mutable state (class
+   * javadoc): a call from a gRPC, journal or transfer thread would race with it.
+   */
+  private void checkOnDataThread() {
+    if (Thread.currentThread() != dataThread) {
+      throw new IllegalStateException("data-plane state used on thread "
+          + Thread.currentThread().getName() + ", not on ferry-data, which owns it");
+    }
+  }
+
   private <T> CompletableFuture<T> onThread(OnThread<T> body) {
     return CompletableFuture.supplyAsync(() -> {
       try {
@@ -1903,8 +1852,7 @@ public final class DataPlane implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     releaser.shutdown();
-    transfer.shutdown();
+    transfer.close();
     links.close();
-    secondaries.close();
   }
 }

@@ -3,6 +3,7 @@ package dev.ferry.node.secondary;
 import com.google.protobuf.ByteString;
 import dev.ferry.control.ClusterTransitions;
 import dev.ferry.control.Portion;
+import dev.ferry.control.WatermarkDigest;
 import dev.ferry.node.secondary.StagedPortion.Update;
 import dev.ferry.node.secondary.StagedPortion.Watermark;
 import dev.ferry.proto.secondary.PortionWatermark;
@@ -24,7 +25,7 @@ import java.util.zip.CRC32C;
 final class StageStream {
   private StageRequest first;
   private final List<Update> updates = new ArrayList<>();
-  private final EpochDigest digest = new EpochDigest();
+  private final WatermarkDigest digest = new WatermarkDigest();
   private PortionWatermark watermark;
 
   /** Takes the next message of the stream. */

@@ -2,6 +2,7 @@ package dev.ferry.node.secondary;
 
 import com.google.protobuf.ByteString;
 import dev.ferry.control.Portion;
+import dev.ferry.control.WatermarkDigest;
 import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -28,7 +29,7 @@ import java.util.List;
  *   36      8     watermark count
  *   44      8     watermark bytes
  *   52      8     watermark last n
- *   60      32    watermark digest ({@link EpochDigest})
+ *   60      32    watermark digest ({@link WatermarkDigest})
  *   92      2     volume name length V (UTF-8 bytes)
  *   94      V     volume name
  *   94+V          count updates in ascending n, each:
@@ -51,9 +52,9 @@ record StagedPortion(long epoch, Portion portion, long volumeBytes, Watermark wa
   /** One staged update; data is covered by crc32c (checked when it was staged). */
   record Update(long n, long offset, int crc32c, ByteString data) {}
 
-  /** What the epoch's CloseEpoch recorded for the portion; see {@link EpochDigest}. */
+  /** What the epoch's CloseEpoch recorded for the portion; see {@link WatermarkDigest}. */
   record Watermark(long count, long bytes, long lastN, ByteString digest) {
-    static Watermark of(EpochDigest d) {
+    static Watermark of(WatermarkDigest d) {
       return new Watermark(d.count(), d.bytes(), d.lastN(), ByteString.copyFrom(d.digest()));
     }
 
@@ -152,7 +153,7 @@ record StagedPortion(long epoch, Portion portion, long volumeBytes, Watermark wa
       b.get(volume);
       Watermark watermark = new Watermark(count, bytes, lastN, digest);
       List<Update> updates = new ArrayList<>();
-      EpochDigest check = new EpochDigest();
+      WatermarkDigest check = new WatermarkDigest();
       while (b.hasRemaining()) {
         int at = b.position();
         long n = b.getLong();

@@ -4,10 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import dev.ferry.control.WatermarkDigest;
 import dev.ferry.node.FerryNode;
 import dev.ferry.node.InProcessCluster;
 import dev.ferry.node.journal.FaultyDisk;
-import dev.ferry.node.secondary.EpochDigest;
 import dev.ferry.proto.control.Watermark;
 import dev.ferry.proto.ingest.WriteResponse;
 import java.nio.file.Path;
@@ -131,7 +131,7 @@ class EpochBarrierTest {
       assertThat(first.getAck().getEpoch()).isEqualTo(epoch);
       assertThat(second.getAck().getEpoch()).isEqualTo(epoch);
 
-      EpochDigest expected = new EpochDigest();
+      WatermarkDigest expected = new WatermarkDigest();
       expected.add(first.getAck().getN(), region * REGION, 512, IngestProbe.crc(block(2)));
       expected.add(second.getAck().getN(), region * REGION + 512, 512, IngestProbe.crc(block(3)));
       assertThat(marks).filteredOn(w -> w.getVolume().equals(VOLUME) && w.getRegion() == region)

@@ -2,6 +2,13 @@ package dev.ferry.node.data;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
+import static dev.ferry.node.data.DataPlaneFixtures.REGION;
+import static dev.ferry.node.data.DataPlaneFixtures.apply;
+import static dev.ferry.node.data.DataPlaneFixtures.cluster;
+import static dev.ferry.node.data.DataPlaneFixtures.markFailed;
+import static dev.ferry.node.data.DataPlaneFixtures.options;
+import static dev.ferry.node.data.DataPlaneFixtures.regionOwnedBy;
+import static dev.ferry.node.data.DataPlaneFixtures.update;
 import static org.awaitility.Awaitility.await;
 
 import com.google.common.net.HostAndPort;
@@ -11,20 +18,15 @@ import dev.ferry.control.ClusterState;
 import dev.ferry.control.VolumeAssignment;
 import dev.ferry.node.journal.FaultyDisk;
 import dev.ferry.node.journal.Journal;
-import dev.ferry.node.journal.JournalOptions;
 import dev.ferry.proto.control.Command;
-import dev.ferry.proto.control.CreateVolume;
-import dev.ferry.proto.control.MarkFailed;
 import dev.ferry.proto.control.ReassignPortions;
 import dev.ferry.proto.control.RegisterMember;
 import dev.ferry.proto.peer.ForwardRequest;
 import dev.ferry.proto.peer.HandoffRequest;
 import dev.ferry.proto.peer.MirrorRequest;
-import dev.ferry.proto.peer.Update;
 import io.grpc.Status;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -39,7 +41,6 @@ import org.junit.jupiter.api.io.TempDir;
  * forever. Each test removes one step of that protocol in thought and shows what it prevents.
  */
 class FailedIncarnationTest {
-  private static final long REGION = 1 << 20;
   @TempDir Path dir;
 
   /**
@@ -352,11 +353,6 @@ class FailedIncarnationTest {
     }
   }
 
-  private static Update.Builder update(int region, byte[] bytes, long epoch, long n) {
-    return Update.newBuilder().setPrimaryId("p").setClientSeq(1).setVolume("v").setRegion(region)
-        .setOffset(region * REGION).setData(ByteString.copyFrom(bytes))
-        .setCrc32C(IngestProbe.crc(bytes)).setEpoch(epoch).setN(n);
-  }
 
   /**
    * Soak of 2026-12-07 (run 4): an owner's Seal waited for a copy in flight, the owner then
@@ -401,44 +397,5 @@ class FailedIncarnationTest {
         assertThat(status.getDescription()).contains("was declared FAILED during the seal");
       }
     }
-  }
-
-  private static JournalOptions options(FaultyDisk disk) {
-    return new JournalOptions(1 << 20, 64 << 20, true, disk,
-        e -> { throw new AssertionError("fatal journal error in a test", e); });
-  }
-
-  /** ACTIVE members at the given addresses (in this order) and volume "v" of 12 regions. */
-  private static ClusterState cluster(Map<String, String> addresses) {
-    Map<String, String> ordered = new LinkedHashMap<>(new java.util.TreeMap<>(addresses));
-    ClusterState s = ClusterState.EMPTY;
-    for (var e : ordered.entrySet()) {
-      s = apply(s, Command.newBuilder().setRegisterMember(RegisterMember.newBuilder()
-          .setId(e.getKey()).setAddress(e.getValue()).setIncarnation(1)).build());
-    }
-    List<String> ids = List.copyOf(ordered.keySet());
-    s = apply(s, Command.newBuilder().setReassignPortions(ReassignPortions.newBuilder()
-        .setBaseVersion(s.assignmentVersion()).addAllActivate(ids)
-        .addAllChanges(AssignmentPolicy.plan(s, ids))).build());
-    return apply(s, Command.newBuilder().setCreateVolume(CreateVolume.newBuilder().setName("v")
-        .setSizeBytes(12 * REGION).setRegionSizeBytes(REGION)).build());
-  }
-
-  private static int regionOwnedBy(ClusterState s, String member) {
-    VolumeAssignment a = s.assignment().get("v");
-    for (int r = 0; r < a.regions(); r++) {
-      if (a.owner(r).equals(member)) {
-        return r;
-      }
-    }
-    throw new IllegalStateException("no region owned by " + member);
-  }
-
-  private static Command markFailed(String id) {
-    return Command.newBuilder().setMarkFailed(MarkFailed.newBuilder().setId(id)).build();
-  }
-
-  private static ClusterState apply(ClusterState s, Command c) {
-    return TwoMembers.apply(s, c);
   }
 }

@@ -46,7 +46,7 @@ class HandoffOrderTest {
     long epoch = before.openEpoch();
     byte[] one = {1};
     byte[] two = {2};
-    dev.ferry.node.secondary.EpochDigest sealed = new dev.ferry.node.secondary.EpochDigest();
+    dev.ferry.control.WatermarkDigest sealed = new dev.ferry.control.WatermarkDigest();
     sealed.add(1, region * REGION, 1, IngestProbe.crc(one));
     sealed.add(2, region * REGION + 1, 1, IngestProbe.crc(two));
     ClusterState closed = TwoMembers.apply(before, Command.newBuilder().setCloseEpoch(

@@ -2,6 +2,7 @@ package dev.ferry.node.secondary;
 
 import com.google.protobuf.ByteString;
 import dev.ferry.control.Portion;
+import dev.ferry.control.WatermarkDigest;
 import dev.ferry.proto.secondary.CommitRequest;
 import dev.ferry.proto.secondary.FailoverRequest;
 import dev.ferry.proto.secondary.PortionId;
@@ -187,7 +188,7 @@ final class SecondarySite implements AutoCloseable {
   /** The same, with the watermark changed by tamper. */
   static List<StageRequest> portion(long epoch, Portion p,
       UnaryOperator<PortionWatermark.Builder> tamper, StagedUpdate... updates) {
-    EpochDigest d = new EpochDigest();
+    WatermarkDigest d = new WatermarkDigest();
     Arrays.stream(updates).sorted((a, b) -> Long.compare(a.getN(), b.getN()))
         .forEach(u -> d.add(u.getN(), u.getOffset(), u.getData().size(), u.getCrc32C()));
     StageRequest head = StageRequest.newBuilder().setEpoch(epoch).setVolume(p.volume())

@@ -1,12 +1,16 @@
-package dev.ferry.node.secondary;
+package dev.ferry.control;
 
+import com.google.protobuf.ByteString;
+import dev.ferry.proto.control.Watermark;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 
 /**
- * The watermark of one portion's updates of one epoch: what the owner reports at Freeze and what
- * the secondary checks a staged portion against. Updates are added in ascending n:
+ * The watermark of one portion's updates of one epoch: what the owner reports at Freeze, what
+ * CloseEpoch records, and what the secondary checks a staged portion against. Both sites
+ * compute it here, beside the replicated state that carries it. Updates are added in ascending
+ * n:
  *
  * <ul>
  *   <li>count: the number of updates;
@@ -19,7 +23,7 @@ import java.security.NoSuchAlgorithmException;
  *
  * <p>Not thread-safe: one thread at a time adds to it.
  */
-public final class EpochDigest {
+public final class WatermarkDigest {
   private static final int ENTRY_BYTES = 8 + 8 + 4 + 4;
 
   private final MessageDigest sha256 = newSha256();
@@ -28,7 +32,7 @@ public final class EpochDigest {
   private long bytes;
   private long lastN;
 
-  public EpochDigest() {}
+  public WatermarkDigest() {}
 
   /**
    * Adds the next update.
@@ -73,6 +77,27 @@ public final class EpochDigest {
     } catch (CloneNotSupportedException e) {
       throw new IllegalStateException("the SHA-256 provider cannot be cloned", e);
     }
+  }
+
+  /** The watermark of the updates added so far, for portion {@code p}. */
+  public Watermark toWatermark(Portion p) {
+    return Watermark.newBuilder().setVolume(p.volume()).setRegion(p.region()).setLastN(lastN)
+        .setCount(count).setBytes(bytes).setDigest(ByteString.copyFrom(digest())).build();
+  }
+
+  /**
+   * Two reports of one portion in one epoch folded into one (the barrier's merge; it happens
+   * only when the portion's owner changed within the epoch): counts and bytes add up, lastN is
+   * the higher, the digest is the SHA-256 of {@code a}'s digest then {@code b}'s. Volume and
+   * region are {@code a}'s.
+   */
+  public static Watermark combine(Watermark a, Watermark b) {
+    MessageDigest sha = newSha256();
+    sha.update(a.getDigest().toByteArray());
+    sha.update(b.getDigest().toByteArray());
+    return a.toBuilder().setCount(a.getCount() + b.getCount()).setBytes(a.getBytes() + b.getBytes())
+        .setLastN(Math.max(a.getLastN(), b.getLastN())).setDigest(ByteString.copyFrom(sha.digest()))
+        .build();
   }
 
   private static MessageDigest newSha256() {
