@@ -24,6 +24,8 @@ final class FailureDigest implements TestWatcher, LifecycleMethodExecutionExcept
   /** Lines kept per process log. */
   private static final int LINES_PER_LOG = 12;
   private static final int MAX_LINE = 240;
+  /** Lines kept from the end of each log when the cluster did not come up. */
+  private static final int LAST_LINES_OF_A_CLUSTER_NOT_UP = 15;
   private static final Pattern WARNING = Pattern.compile("^\\S+ (WARN|ERROR) ");
   /** Ratis and gRPC internals: their retries say nothing a Ferry message does not. */
   private static final Pattern NOISE = Pattern.compile(
@@ -41,6 +43,10 @@ final class FailureDigest implements TestWatcher, LifecycleMethodExecutionExcept
     write(context, context.getRequiredTestMethod().getName(), cause);
   }
 
+  /**
+   * A cluster that did not come up: its warnings may say nothing (a node waiting to rejoin logs
+   * at INFO), so each log's last lines follow them.
+   */
   @Override
   public void handleBeforeAllMethodExecutionException(ExtensionContext context, Throwable cause)
       throws Throwable {
@@ -57,14 +63,14 @@ final class FailureDigest implements TestWatcher, LifecycleMethodExecutionExcept
       Path out = Path.of("target", "it-failures");
       Files.createDirectories(out);
       String name = context.getRequiredTestClass().getSimpleName() + "." + what;
-      Files.writeString(out.resolve(name + ".txt"), digest(name, cause, h.clusterDir()),
-          StandardCharsets.UTF_8);
+      Files.writeString(out.resolve(name + ".txt"), digest(name, cause, h.clusterDir(),
+          what.equals("beforeAll") ? LAST_LINES_OF_A_CLUSTER_NOT_UP : 0), StandardCharsets.UTF_8);
     } catch (IOException e) {
       System.err.println("failure digest not written: " + e);
     }
   }
 
-  static String digest(String name, Throwable cause, Path dir) throws IOException {
+  static String digest(String name, Throwable cause, Path dir, int lastLines) throws IOException {
     StringBuilder b = new StringBuilder("=== ").append(name).append(": ")
         .append(String.valueOf(cause).lines().findFirst().orElse("")).append('\n');
     List<Path> logs;
@@ -74,8 +80,26 @@ final class FailureDigest implements TestWatcher, LifecycleMethodExecutionExcept
     for (Path log : logs) {
       b.append("--- ").append(dir.relativize(log)).append('\n');
       lastDistinctWarnings(log).forEach(l -> b.append(l).append('\n'));
+      if (lastLines > 0) {
+        b.append("--- ").append(dir.relativize(log)).append(", last lines\n");
+        lastLines(log, lastLines).forEach(l -> b.append(l).append('\n'));
+      }
     }
     return b.toString();
+  }
+
+  /** The last {@code count} lines of one log, each cut at {@value #MAX_LINE} characters. */
+  private static List<String> lastLines(Path log, int count) throws IOException {
+    java.util.ArrayDeque<String> last = new java.util.ArrayDeque<>();
+    try (Stream<String> lines = Files.lines(log, StandardCharsets.ISO_8859_1)) {
+      for (String line : (Iterable<String>) lines::iterator) {
+        last.addLast(line.length() > MAX_LINE ? line.substring(0, MAX_LINE) + "..." : line);
+        if (last.size() > count) {
+          last.removeFirst();
+        }
+      }
+    }
+    return new ArrayList<>(last);
   }
 
   /** The last distinct (by text, numbers aside) Ferry warnings of one log, oldest first. */

@@ -52,8 +52,19 @@ final class ReplicatedCluster implements AutoCloseable {
 
   @Override
   public void close() throws Exception {
-    FerryCli.runHere("cluster", "down", "--dir", dir.toString());
-    killStragglers();
+    down(dir);
+  }
+
+  /**
+   * Stops the processes of the cluster in {@code dir} ({@code cluster down}, then any left
+   * running), also when {@link #up} failed half-way: else they would load the machine and talk
+   * to the ITs after this one.
+   */
+  static void down(Path dir) throws Exception {
+    if (java.nio.file.Files.exists(dir.resolve("cluster.json"))) {
+      FerryCli.runHere("cluster", "down", "--dir", dir.toString());
+    }
+    killStragglers(dir);
   }
 
   /**
@@ -61,7 +72,7 @@ final class ReplicatedCluster implements AutoCloseable {
    * names the cluster's directory), and says so: a straggler would load the machine, and talk
    * Raft and Peer to the ports of the ITs after this one.
    */
-  private void killStragglers() {
+  private static void killStragglers(Path dir) {
     String where = dir.toAbsolutePath().toString();
     ProcessHandle.allProcesses()
         .filter(p -> p.pid() != ProcessHandle.current().pid())

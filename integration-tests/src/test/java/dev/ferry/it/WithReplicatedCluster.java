@@ -77,6 +77,8 @@ abstract class WithReplicatedCluster implements FailureDigest.HasClusterDir {
   void down() throws Exception {
     if (site != null) {
       site.close();
+    } else if (dir != null) {
+      ReplicatedCluster.down(dir); // it did not come up: stop whatever of it started
     }
     if (dir != null) {
       cleanUp(dir);

@@ -153,8 +153,8 @@ public final class FerryNode implements AutoCloseable {
       join();
     }
     coordinator.start();
-    registrar.scheduleWithFixedDelay(this::registerIfNeeded, 0, REGISTER_RETRY.toMillis(),
-        TimeUnit.MILLISECONDS);
+    Periodic.everyDelay(registrar, REGISTER_RETRY, LOG, "registering as a member",
+        this::registerIfNeeded);
   }
 
   private List<RaftPeer> initialPeers() {

@@ -36,7 +36,7 @@ import java.util.stream.Collectors;
 final class LocalCluster {
   static final int DEFAULT_BASE_PORT = 7200;
   /** The secondary's host name in a {@link LocalNetwork}. */
-  private static final String SECONDARY_HOST = "sec";
+  static final String SECONDARY_HOST = "sec";
   private static final Duration POLL = Duration.ofMillis(200);
   /**
    * System properties for a program that runs this code in its own JVM (a test harness): the
@@ -279,7 +279,8 @@ final class LocalCluster {
           }
           last = "leader '" + s.getLeader() + "', " + active + " of " + expectedActive
               + " members active: " + s.getMembersList().stream()
-                  .map(m -> m.getId() + " " + m.getState()).collect(Collectors.joining(", "));
+                  .map(m -> m.getId() + " " + m.getState()).collect(Collectors.joining(", "))
+              + ", as " + s.getAnsweredBy() + " sees it at Raft index " + s.getAppliedIndex();
         } catch (StatusRuntimeException e) {
           last = e.getStatus().getDescription();
         }

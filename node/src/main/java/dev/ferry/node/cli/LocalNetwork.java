@@ -117,6 +117,33 @@ final class LocalNetwork {
     }
   }
 
+  /**
+   * Before a new cluster uses this subnet: namespaces of it left by a cluster that was not
+   * brought down (killed, or a test stopped half-way) are deleted, cut links and all, since
+   * reusing them would keep their blackhole routes; if a process still runs in one of them,
+   * another cluster uses the subnet and this one is refused.
+   */
+  void clearStale(List<String> hosts) throws IOException, InterruptedException {
+    List<String> all = new ArrayList<>(hosts);
+    all.add("br");
+    boolean any = false;
+    for (String h : all) {
+      if (!namespaceExists(namespace(h))) {
+        continue;
+      }
+      any = true;
+      String pids = ip("netns", "pids", namespace(h));
+      if (!pids.isBlank()) {
+        throw new IOException("network namespace " + namespace(h) + " is in use (pids "
+            + pids.replace('\n', ' ') + "): another cluster runs on subnet 198.18." + subnet
+            + ".0/24; bring it down or choose another --netns");
+      }
+    }
+    if (any) {
+      remove(hosts);
+    }
+  }
+
   /** Deletes {@code hosts}' namespaces, the bridge and the root namespace's link. */
   void remove(List<String> hosts) throws IOException, InterruptedException {
     List<String> all = new ArrayList<>(hosts);
@@ -132,7 +159,8 @@ final class LocalNetwork {
     }
   }
 
-  private static void ip(String... args) throws IOException, InterruptedException {
+  /** Runs {@code ip args}; its output, or an IOException with it if it failed. */
+  private static String ip(String... args) throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>();
     cmd.add("ip");
     cmd.addAll(List.of(args));
@@ -152,5 +180,6 @@ final class LocalNetwork {
       throw new IOException(String.join(" ", cmd) + " failed (exit " + p.exitValue() + "): "
           + out + (out.contains("Operation not permitted") ? " (--netns needs root)" : ""));
     }
+    return out;
   }
 }

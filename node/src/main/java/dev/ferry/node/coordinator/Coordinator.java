@@ -106,7 +106,7 @@ public final class Coordinator implements AutoCloseable {
   }
 
   public void start() {
-    thread.scheduleWithFixedDelay(this::tickSafely, 0, tick.toMillis(), TimeUnit.MILLISECONDS);
+    dev.ferry.node.Periodic.everyDelay(thread, tick, LOG, "coordinator tick", this::tick);
     scheduleBarrier();
     if (detector != null) {
       detectorThread.scheduleWithFixedDelay(this::detectFailures, heartbeatInterval.toMillis(),
@@ -227,14 +227,6 @@ public final class Coordinator implements AutoCloseable {
       LOG.warn("epoch barrier failed; retrying next period", e);
     } finally {
       scheduleBarrier();
-    }
-  }
-
-  private void tickSafely() {
-    try {
-      tick();
-    } catch (RuntimeException e) {
-      LOG.warn("coordinator tick failed; retrying next tick", e);
     }
   }
 

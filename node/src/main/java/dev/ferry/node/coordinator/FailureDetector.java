@@ -58,6 +58,7 @@ final class FailureDetector implements AutoCloseable {
   /** Failure timeouts during which a new incarnation this detector saw arrive is not failed by silence. */
   static final int YOUNG_INCARNATION_TIMEOUTS = 5;
 
+
   private final String self;
   private final Duration timeout;
   private final Duration interval;
@@ -142,6 +143,7 @@ final class FailureDetector implements AutoCloseable {
     long now = nanos.getAsLong();
     Map<String, Failure> failed = new LinkedHashMap<>();
     Map<String, Long> raftSilence = raftSilenceMillis.get();
+    boolean firstRound;
     synchronized (watched) {
       if (lastRoundAt != 0 && now - lastRoundAt > STARVED_ROUNDS * interval.toNanos()) {
         watched.clear();
@@ -149,7 +151,8 @@ final class FailureDetector implements AutoCloseable {
             + (now - lastRoundAt) / 1_000_000 + " ms (process paused or starved of CPU)";
         lastRoundAt = 0; // a grace period, as after any reset
       }
-      if (lastRoundAt == 0) {
+      firstRound = lastRoundAt == 0;
+      if (firstRound) {
         graceUntil = now + GRACE_TIMEOUTS * timeout.toNanos();
       }
       lastRoundAt = now;
@@ -167,9 +170,14 @@ final class FailureDetector implements AutoCloseable {
       synchronized (watched) {
         long[] seen = incarnations.get(id);
         if (seen == null || seen[0] != m.incarnation()) {
-          // young if this detector saw it arrive: JOINING, or a later incarnation than it watched
+          // young if this detector saw it arrive: JOINING, a later incarnation than it watched,
+          // or a member it never saw, after its first round since a reset (the members of that
+          // round are the population it found, which the grace period covers): registered and
+          // activated between two rounds, as an empty cluster does at once with a node just
+          // started
           boolean arrived = m.state() == MemberState.JOINING
-              || (seen != null && m.incarnation() > seen[0]);
+              || (seen != null && m.incarnation() > seen[0])
+              || (seen == null && !firstRound);
           incarnations.put(id, new long[] {m.incarnation(),
               arrived ? now + YOUNG_INCARNATION_TIMEOUTS * timeout.toNanos() : 0});
         }
@@ -291,8 +299,7 @@ final class FailureDetector implements AutoCloseable {
   }
 
   private static boolean watched(Member m) {
-    return m != null && (m.state() == MemberState.ACTIVE || m.state() == MemberState.JOINING
-        || m.state() == MemberState.DRAINING);
+    return m != null && m.isLive();
   }
 
   /** A member to declare failed: the incarnation watched, and why. */

@@ -199,6 +199,32 @@ class FailureDetectorTest {
     assertThat(detector.check(back)).as("once no longer young").containsKey("gone");
   }
 
+  /**
+   * A new node registered and activated between two rounds (an empty cluster activates joiners
+   * at once) is first seen ACTIVE, never JOINING: it is a newcomer all the same, and not failed
+   * by silence while young. Seen in CI: a node stalled while starting, on a busy machine.
+   */
+  @Test
+  void aNewMemberFirstSeenActiveIsYoungToo() {
+    detector.check(state); // the population this detector found
+    ClusterState joined = apply(state, Command.newBuilder().setRegisterMember(RegisterMember
+        .newBuilder().setId("new").setAddress(state.members().get("gone").address())
+        .setIncarnation(1)).build());
+    joined = apply(joined, Command.newBuilder().setReassignPortions(ReassignPortions.newBuilder()
+        .setBaseVersion(joined.assignmentVersion()).addActivate("new")).build());
+    detector.check(joined); // first sees new#1, already ACTIVE
+    awaitMissed(detector, joined, "new");
+    long young = FailureDetector.YOUNG_INCARNATION_TIMEOUTS * 1_000L;
+    for (long waited = 0; waited < young - 500; waited += 500) {
+      advance(Duration.ofMillis(500));
+      Map<String, FailureDetector.Failure> failed = detector.check(joined);
+      assertThat(failed).as("%d ms after it arrived", waited + 500).doesNotContainKey("new");
+      if (waited >= 2_000) {
+        assertThat(failed).as("the member of the population, as silent").containsKey("gone");
+      }
+    }
+  }
+
   /** Runs rounds (the clock standing still) until {@code id} has missed enough heartbeats. */
   private static void awaitMissed(FailureDetector d, ClusterState s, String id) {
     await().atMost(Duration.ofSeconds(10)).until(() -> {
