@@ -113,7 +113,9 @@ final class FailureDigest implements TestWatcher, LifecycleMethodExecutionExcept
           continue;
         }
         String text = line.length() > MAX_LINE ? line.substring(0, MAX_LINE) + "..." : line;
-        String shape = DIGITS.matcher(text.substring(Math.min(text.length(), 13))).replaceAll("#");
+        // the text after the time stamp (one token), digits masked
+        String shape = DIGITS.matcher(text.substring(Math.max(0, text.indexOf(' ') + 1)))
+            .replaceAll("#");
         kept.remove(shape);
         kept.put(shape, text);
         if (kept.size() > LINES_PER_LOG) {

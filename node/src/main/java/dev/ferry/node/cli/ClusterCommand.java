@@ -23,6 +23,8 @@ import picocli.CommandLine.Spec;
         ClusterCommand.Start.class, ClusterCommand.Partition.class, ClusterCommand.Heal.class})
 final class ClusterCommand {
   static final Duration READY_TIMEOUT = Duration.ofSeconds(90);
+  /** SIGTERM, then SIGKILL after this long (cluster down, a cluster up that failed). */
+  static final Duration STOP_GRACE = Duration.ofSeconds(10);
 
   @Command(name = "up", mixinStandardHelpOptions = true,
       description = "Start N nodes, wait until a leader is elected and all are members, write DIR/cluster.json.")
@@ -122,21 +124,30 @@ final class ClusterCommand {
           .collect(Collectors.joining(","));
       List<LocalCluster.Node> started = new ArrayList<>();
       try {
-        if (withSecondary && c.secondary == null) {
-          c.secondary = c.newSecondary();
+        try {
+          if (withSecondary && c.secondary == null) {
+            c.secondary = c.newSecondary();
+          }
+          if (c.secondary != null) {
+            c.secondary = c.startSecondary(c.secondary);
+          }
+          for (LocalCluster.Node n : c.nodes) {
+            started.add(c.start(n, peers, null));
+          }
+        } finally {
+          c.nodes.clear();
+          c.nodes.addAll(started);
+          c.write();
         }
-        if (c.secondary != null) {
-          c.secondary = c.startSecondary(c.secondary);
-        }
-        for (LocalCluster.Node n : c.nodes) {
-          started.add(c.start(n, peers, null));
-        }
-      } finally {
-        c.nodes.clear();
-        c.nodes.addAll(started);
-        c.write();
+        c.awaitActive(c.nodes.size(), READY_TIMEOUT);
+      } catch (IOException | RuntimeException e) {
+        // a cluster that does not come up is not left half running (issue 16): the processes
+        // it started would hold their ports and load the machine; their logs stay in DIR
+        c.stop(STOP_GRACE);
+        c.removeNetwork();
+        throw new IOException(e.getMessage() + "; stopped the processes this command started",
+            e);
       }
-      c.awaitActive(c.nodes.size(), READY_TIMEOUT);
       return c;
     }
   }
@@ -151,7 +162,7 @@ final class ClusterCommand {
     public Integer call() throws Exception {
       LocalCluster c = LocalCluster.require(dir);
       PrintWriter out = spec.commandLine().getOut();
-      c.stop(Duration.ofSeconds(10)).forEach(out::println);
+      c.stop(STOP_GRACE).forEach(out::println);
       c.removeNetwork();
       out.flush();
       return 0;
