@@ -55,12 +55,30 @@ public final class FerryCli {
     return cl;
   }
 
-  /** The version from the jar manifest, if there is one. */
+  /**
+   * {@code ferry VERSION (commit C)}: the project version and the git commit of the build, from
+   * {@code version.properties} (filled in by the build; "uncommitted changes" when the tree
+   * was dirty, no commit when it was built without .git).
+   */
   static final class Version implements CommandLine.IVersionProvider {
     @Override
-    public String[] getVersion() {
-      String v = FerryCli.class.getPackage().getImplementationVersion();
-      return new String[] {"ferry " + (v == null ? "(development build)" : v)};
+    public String[] getVersion() throws java.io.IOException {
+      java.util.Properties p = new java.util.Properties();
+      try (java.io.InputStream in = FerryCli.class.getResourceAsStream("version.properties")) {
+        if (in != null) {
+          p.load(in);
+        }
+      }
+      String version = filled(p.getProperty("version"));
+      String commit = filled(p.getProperty("commit"));
+      return new String[] {"ferry " + (version == null ? "(version unknown)" : version)
+          + (commit == null ? "" : " (commit " + commit
+              + ("true".equals(p.getProperty("dirty")) ? ", uncommitted changes" : "") + ")")};
+    }
+
+    /** A value the build filled in, or null (missing, or a placeholder left as it was). */
+    private static String filled(String value) {
+      return value == null || value.isBlank() || value.startsWith("${") ? null : value;
     }
   }
 }

@@ -46,6 +46,18 @@ class FerryCliTest {
     }
   }
 
+  /**
+   * Issue 16: --version printed "ferry (development build)". It names the version and, in a
+   * git checkout (CI clones one), the commit the build was made from.
+   */
+  @Test
+  void versionNamesTheBuildsVersionAndCommit() {
+    Run r = run("--version");
+    assertThat(r.exit()).isZero();
+    assertThat(r.out().strip()).matches(
+        "ferry \\d+\\.\\d+\\.\\d+(-SNAPSHOT)? \\(commit [0-9a-f]{10}(, uncommitted changes)?\\)");
+  }
+
   @Test
   void anAdminCallWithoutClusterIsAUsageError() {
     Run r = run("admin", "status");
