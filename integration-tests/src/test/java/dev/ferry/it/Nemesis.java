@@ -285,7 +285,8 @@ final class Nemesis implements AutoCloseable {
   }
 
   private static final java.time.format.DateTimeFormatter CLOCK = java.time.format
-      .DateTimeFormatter.ofPattern("HH:mm:ss.SSS").withZone(java.time.ZoneId.systemDefault());
+      .DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSXXX")
+      .withZone(java.time.ZoneId.systemDefault());
 
   /**
    * Says what the nemesis does, with the time of day as the node logs write it, so a

@@ -46,9 +46,17 @@ public final class UnreachableReporter implements AutoCloseable {
     this.nanos = nanos;
   }
 
-  /** Reports {@code member} unreachable to the leader (here, or over its Peer service). */
+  /**
+   * Reports {@code member} unreachable to the leader (here, or over its Peer service). Once this
+   * node is stopping, nothing: links break then because this node closes them, and a gRPC
+   * callback that threw here was logged at WARN with a stack trace at every shutdown.
+   */
   public void report(String member, String why) {
-    thread.execute(() -> send(member, why));
+    try {
+      thread.execute(() -> send(member, why));
+    } catch (java.util.concurrent.RejectedExecutionException stopping) {
+      // closed: see above
+    }
   }
 
   private void send(String member, String why) {
