@@ -70,6 +70,20 @@ class LoadIT {
     }
   }
 
+  /**
+   * Issue 16: the progress line was redrawn with a carriage return even into a file, so a log
+   * of the load read as one line. Off a terminal it is a line a second.
+   */
+  @Test
+  void offATerminalTheProgressIsALineASecond() throws Exception {
+    FerryCli.Result r = FerryCli.run("load", "--cluster", cluster, "--volumes", "v1,v2",
+        "--size", "4KiB", "--seconds", "3", "--inflight", "4");
+    r.assertOk();
+    assertThat(r.stderr()).doesNotContain("\r");
+    assertThat(r.stderr().lines().filter(l -> l.matches("\\s*\\d+s  acked .*")).count())
+        .as("progress lines in %s", r.stderr()).isGreaterThanOrEqualTo(2);
+  }
+
   @Test
   void sigtermStopsTheLoadEarlyWithItsSummaryAndAWholeLedger() throws Exception {
     Path ledger = dir.resolve("stopped-ledger.csv");

@@ -86,6 +86,9 @@ final class LoadCommand implements Callable<Integer> {
     RateLimiter limiter = rate.equals("max") ? null : RateLimiter.create(parseRate(rate));
     String id = primaryId != null ? primaryId : "load-" + UUID.randomUUID().toString().substring(0, 8);
     PrintWriter err = spec.commandLine().getErr();
+    // Java 17 tells only whether the JVM has an interactive console (stdin and stdout): the
+    // closest to "stderr is a terminal"; a CLI run by a script or a test has none
+    boolean onTerminal = System.console() != null;
     Recorder latency = new Recorder(3);
     Histogram total = new Histogram(3);
     AtomicLong acked = new AtomicLong();
@@ -161,10 +164,17 @@ final class LoadCommand implements Callable<Integer> {
           total.add(interval);
           long a = acked.get();
           if (!json) {
-            err.printf("\r%3ds  acked %,d (%,d/s)  errors %,d  p50 %,d us  p99 %,d us%s   ",
-                (now - start) / 1_000_000_000L, a, a - lastAcked, errors.get(),
-                interval.getValueAtPercentile(50), interval.getValueAtPercentile(99),
-                sampler != null ? sampler.line() : "");
+            String progress = String.format("%3ds  acked %,d (%,d/s)  errors %,d  p50 %,d us"
+                    + "  p99 %,d us%s", (now - start) / 1_000_000_000L, a, a - lastAcked,
+                errors.get(), interval.getValueAtPercentile(50),
+                interval.getValueAtPercentile(99), sampler != null ? sampler.line() : "");
+            // redrawn in place on a terminal; a line a second into a file or a pipe, where
+            // carriage returns would run the lines together
+            if (onTerminal) {
+              err.print("\r" + progress + "   ");
+            } else {
+              err.println(progress);
+            }
             err.flush();
           }
           lastAcked = a;
@@ -178,7 +188,7 @@ final class LoadCommand implements Callable<Integer> {
       }
       long elapsed = System.nanoTime() - start;
       total.add(latency.getIntervalHistogram());
-      if (!json) {
+      if (!json && onTerminal) {
         err.println();
       }
       report(id, acked.get(), errors.get(), elapsed, total, firstErrors,
