@@ -114,11 +114,7 @@ final class ClusterCommand {
         for (int i = 1; i <= count; i++) {
           c.nodes.add(c.newNode(i));
         }
-        if (c.network != null) {
-          List<String> hosts = new ArrayList<>(c.nodes.stream().map(LocalCluster.Node::id).toList());
-          hosts.add(LocalCluster.SECONDARY_HOST);
-          c.network.clearStale(hosts);
-        }
+        c.clearStaleNetwork();
       }
       String peers = c.nodes.stream().map(n -> n.id() + "=" + n.raft())
           .collect(Collectors.joining(","));

@@ -36,7 +36,7 @@ import java.util.stream.Collectors;
 final class LocalCluster {
   static final int DEFAULT_BASE_PORT = 7200;
   /** The secondary's host name in a {@link LocalNetwork}. */
-  static final String SECONDARY_HOST = "sec";
+  private static final String SECONDARY_HOST = "sec";
   private static final Duration POLL = Duration.ofMillis(200);
   /**
    * System properties for a program that runs this code in its own JVM (a test harness): the
@@ -320,6 +320,19 @@ final class LocalCluster {
   /** Ends every partition. */
   void heal() throws IOException, InterruptedException {
     requireNetwork().heal(networkHosts());
+  }
+
+  /**
+   * Before a new cluster starts in network namespaces: those of its hosts (every node, and the
+   * secondary's whether it has one yet or not) left by a cluster not brought down go
+   * ({@link LocalNetwork#clearStale}).
+   */
+  void clearStaleNetwork() throws IOException, InterruptedException {
+    if (network != null) {
+      List<String> hosts = new ArrayList<>(nodes.stream().map(Node::id).toList());
+      hosts.add(SECONDARY_HOST);
+      network.clearStale(hosts);
+    }
   }
 
   /** Deletes the network namespaces, if the cluster has them (after {@link #stop}). */
