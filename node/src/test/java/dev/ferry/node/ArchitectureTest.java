@@ -46,4 +46,18 @@ class ArchitectureTest {
         .because("the control state is stepped as a pure function of its commands")
         .check(ferry);
   }
+
+  /**
+   * The data plane's decisions are plain state (issue 11): no threads, futures, RPC or files, so
+   * that a test or a simulation steps them exactly as the data thread does.
+   */
+  @Test
+  void theDataPlanesStateIsPure() {
+    noClasses().that().resideInAPackage("dev.ferry.node.data.state")
+        .should().dependOnClassesThat().resideInAnyPackage("io.grpc..", "java.util.concurrent..",
+            "java.nio..", "java.io..", "org.apache.ratis..", "dev.ferry.node.journal..",
+            "dev.ferry.node.data", "dev.ferry.node.secondary..", "dev.ferry.node.coordinator..")
+        .because("the data plane's decisions are stepped as plain state by the data thread")
+        .check(ferry);
+  }
 }

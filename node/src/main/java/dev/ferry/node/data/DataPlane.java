@@ -8,7 +8,11 @@ import dev.ferry.control.Member;
 import dev.ferry.control.Portion;
 import dev.ferry.control.Volume;
 import dev.ferry.control.VolumeAssignment;
-import dev.ferry.control.WatermarkDigest;
+import dev.ferry.node.data.state.EpochGate;
+import dev.ferry.node.data.state.HeldAcks;
+import dev.ferry.node.data.state.ParkedWrites;
+import dev.ferry.node.data.state.PortionEpoch;
+import dev.ferry.node.data.state.Sequencer;
 import dev.ferry.node.journal.Journal;
 import dev.ferry.node.journal.JournalFailedException;
 import dev.ferry.node.journal.JournalFullException;
@@ -36,15 +40,12 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
@@ -62,10 +63,11 @@ import org.apache.logging.log4j.Logger;
  * <p>Threading: one thread, "ferry-data", owns every mutable field (sequence counters, the
  * update table, the peer streams); methods that touch them check it ({@link
  * #checkOnDataThread}). Public methods hop onto it; journal and peer completions hop back onto
- * it before anything that waits for them runs. The exceptions are the barrier's cut (frozen
- * and thawed epochs, moving portions, inBarrier): Freeze and Thaw set those atomics on the
- * caller's thread, so that a Freeze is not queued behind the writes it cuts. Reading back and
- * sending closed epochs to the secondary is {@link SecondaryTransfer}'s, on its own thread.
+ * it before anything that waits for them runs. The decisions live in plain state it owns
+ * ({@code dev.ferry.node.data.state}): the {@link EpochGate} (a value, published for readers on
+ * other threads), the {@link Sequencer}, and the bounded {@link HeldAcks} and {@link
+ * ParkedWrites}. Reading back and sending closed epochs to the secondary is {@link
+ * SecondaryTransfer}'s, on its own thread.
  */
 public final class DataPlane implements AutoCloseable {
   private static final Logger LOG = LogManager.getLogger(DataPlane.class);
@@ -95,10 +97,8 @@ public final class DataPlane implements AutoCloseable {
     return t;
   });
 
-  /** Highest n given per (portion, epoch) by this node as owner. */
-  private final Map<PortionEpoch, Long> lastN = new HashMap<>();
-  /** Every update numbered here per (portion, epoch), ascending n, until its epoch is applied. */
-  private final Map<PortionEpoch, List<NumberedUpdate>> numbered = new HashMap<>();
+  /** The numbers given here as owner, and the updates numbered, until their epoch is applied. */
+  private final Sequencer<NumberedUpdate> sequencer = new Sequencer<>();
   /** Portions of closed epochs being sent to their secondary right now. */
   private final Set<PortionEpoch> staging = new HashSet<>();
   /**
@@ -115,13 +115,19 @@ public final class DataPlane implements AutoCloseable {
 
   /** Updates whose copies are still being made: a Freeze waits for those begun before it. */
   private final Set<Held> inFlight = new HashSet<>();
-  /** Acks of updates numbered in an epoch not yet released, by epoch. */
-  private final TreeMap<Long, List<Runnable>> heldAcks = new TreeMap<>();
   /**
-   * Highest epoch this node was told to freeze: new numbers go to a later epoch. Set by the
-   * Freeze call itself, not queued behind the data thread's work, as is thawedThrough.
+   * Acks of updates numbered in an epoch not yet released, by epoch: at most one per write
+   * that can be in flight at once, times the epochs a slow barrier may hold.
    */
-  private final AtomicLong frozenThrough = new AtomicLong();
+  private final HeldAcks<Runnable> heldAcks = new HeldAcks<>(MAX_HELD);
+  /** How many acks, and how many parked writes, wait at most; beyond, a write is told to retry. */
+  static final int MAX_HELD = 1 << 17;
+  /**
+   * This node's half of the barrier: frozen and thawed epochs, whether it joined a barrier since
+   * it started, the portions moving with the frozen epoch's close. Written on the data thread
+   * only (an immutable value, so other threads read a consistent one).
+   */
+  private volatile EpochGate gate = EpochGate.AT_START;
   /**
    * How many times this node learned it was declared FAILED while running. A Seal compares it
    * before and after it waits for the copies in flight: if it changed, what this node numbered
@@ -131,17 +137,6 @@ public final class DataPlane implements AutoCloseable {
    * 50-fault soak of 2026-12-07, run 4). Data thread only.
    */
   private long timesDeclaredFailed;
-  /**
-   * False until the first Freeze since this process started: until then its applied state may
-   * lag (just restarted) and an open epoch it sees may already be closed, so it numbers nothing.
-   */
-  private volatile boolean inBarrier;
-  /**
-   * Portions whose owner changes when the frozen epoch closes, and that epoch: their writes
-   * wait in {@link #parked} from the Freeze until the CloseEpoch is applied here. Set by
-   * Freeze before frozenThrough, so a data-thread reader that sees the freeze sees this too.
-   */
-  private final AtomicReference<Moving> moving = new AtomicReference<>();
   /**
    * Portions this node took over from a failed owner, and the members whose handoff for them
    * has not arrived yet (claim 13). Their writes wait; Seal is refused until it is empty.
@@ -162,37 +157,22 @@ public final class DataPlane implements AutoCloseable {
   /** Seals waiting until this node has handled some failures: each checks again. */
   private final List<Runnable> sealsWaitingForFailures = new ArrayList<>();
   private static final long SEAL_STATE_WAIT_SECONDS = 4;
-  /** Writes of moving portions waiting for the close of their epoch. Data thread only. */
-  private final List<Runnable> parked = new ArrayList<>();
+  /** Writes waiting for the close of their epoch or a handoff. Data thread only. */
+  private final ParkedWrites<Runnable> parked = new ParkedWrites<>(MAX_HELD);
   /** Crash tests only: halt in the middle of a handoff. */
   private volatile HandoffHook handoffHook = HandoffHook.NONE;
   /** See {@link #delayFreezes}; 0 outside tests. */
   private volatile long freezeDelayMillis;
-  /** Highest epoch this node was told to thaw. */
-  private final AtomicLong thawedThrough = new AtomicLong();
   /** The consistent epoch last seen: updates of epochs up to it are at the secondary. */
   private long releasedEpoch;
   /** Every update this node holds, by (primaryId, clientSeq). */
   private final Map<UpdateKey, Held> held = new HashMap<>();
-
-  private record PortionEpoch(Portion portion, long epoch) {}
 
   /**
    * A handoff a new owner waits for: {@code sender}'s copies of the updates of {@code failed}
    * (an incarnation tag, "id#incarnation").
    */
   private record Awaited(String failed, String sender) {}
-
-  /** Portions whose owner changes with CloseEpoch(epoch). */
-  private record Moving(long epoch, Set<Portion> portions) {
-    Moving with(long e, Collection<Portion> more) {
-      Set<Portion> all = new HashSet<>(more);
-      if (e == epoch) {
-        all.addAll(portions);
-      }
-      return new Moving(e, Set.copyOf(all));
-    }
-  }
 
   /** What this node holds of one update, and the state of its acknowledgement. */
   private static final class Held {
@@ -297,10 +277,8 @@ public final class DataPlane implements AutoCloseable {
         h.where = at;
         held.put(key, h);
         if (r.type() == RecordType.OWNED) {
-          PortionEpoch pe = new PortionEpoch(portion, r.epoch());
-          lastN.merge(pe, r.n(), Math::max);
-          numbered.computeIfAbsent(pe, k -> new ArrayList<>())
-              .add(new NumberedUpdate(key, r.n(), r.offset(), r.data().length, h.crc32c, at));
+          sequencer.add(portion, r.epoch(),
+              new NumberedUpdate(key, r.n(), r.offset(), r.data().length, h.crc32c, at));
         }
       }
       case FORWARDED -> {
@@ -394,10 +372,10 @@ public final class DataPlane implements AutoCloseable {
       if (h.acked != null && !h.acked.isCompletedExceptionally()) {
         // a retry of a write in flight or done: the same answer, stored once, and held like
         // any ack until its epoch is released (a copy taken over or re-mirrored was not)
-        return h.acked.thenCompose(this::released);
+        return h.acked.thenComposeAsync(this::released, thread);
       }
     }
-    long epoch = numberingEpoch(s); // once: a Freeze may move it while this runs
+    long epoch = gate.numberingEpoch(s.openEpoch());
     if (mustWaitForClose(s, p, epoch)) {
       return afterClose(() -> writeOnThread(primaryId, clientSeq, volume, offset, data, crc32c));
     }
@@ -408,7 +386,7 @@ public final class DataPlane implements AutoCloseable {
     Held started = self.equals(owner) ? writeAsOwner(s, p, key, h, update, bytes, epoch)
         : writeAsForwarder(s, p, owner, key, h, update, bytes);
     track(started);
-    started.acked = started.copied.thenCompose(this::released);
+    started.acked = started.copied.thenComposeAsync(this::released, thread);
     return started.acked;
   }
 
@@ -420,35 +398,25 @@ public final class DataPlane implements AutoCloseable {
 
   // ---- the epoch barrier (DESIGN.md §5) ----
 
-  /** The epoch new updates are numbered in. */
-  private long numberingEpoch(ClusterState s) {
-    return Math.max(frozenThrough.get() + 1, s.openEpoch());
-  }
-
-  /**
-   * The highest epoch whose acks may go out: the open epoch once its predecessor is closed in
-   * Raft, or the epoch after the last one thawed.
-   */
-  private long releasableEpoch(ClusterState s) {
-    return Math.max(thawedThrough.get() + 1, s.openEpoch());
-  }
-
   /** The ack for {@code seq}, at once or once its epoch is released. Data thread only. */
   private CompletableFuture<SequenceNumber> released(SequenceNumber seq) {
-    if (seq.epoch() <= releasableEpoch(state.get())) {
+    checkOnDataThread();
+    if (seq.epoch() <= gate.releasableEpoch(state.get().openEpoch())) {
       return CompletableFuture.completedFuture(seq);
     }
     CompletableFuture<SequenceNumber> later = new CompletableFuture<>();
-    heldAcks.computeIfAbsent(seq.epoch(), e -> new ArrayList<>()).add(() -> later.complete(seq));
+    if (!heldAcks.hold(seq.epoch(), () -> later.complete(seq))) {
+      // its copies stay: a retry gets this number, once the barrier has let acks go
+      return CompletableFuture.failedFuture(WriteValidator.fail(Status.UNAVAILABLE, "node " + self
+          + " holds " + heldAcks.capacity() + " acknowledgements waiting for the barrier of"
+          + " their epoch; retry"));
+    }
     return later;
   }
 
   private void releaseHeldAcks() {
     checkOnDataThread();
-    long upTo = releasableEpoch(state.get());
-    while (!heldAcks.isEmpty() && heldAcks.firstKey() <= upTo) {
-      heldAcks.pollFirstEntry().getValue().forEach(Runnable::run);
-    }
+    heldAcks.releaseThrough(gate.releasableEpoch(state.get().openEpoch())).forEach(Runnable::run);
   }
 
   /**
@@ -466,89 +434,65 @@ public final class DataPlane implements AutoCloseable {
    * Completes with those of them this node numbered in N+1 or later already: an earlier
    * Freeze(N), from a round that did not name them, let it. Their owner must not change with
    * this close, or two members would number them in one epoch and neither could stage it.
+   *
+   * <p>The cut is made on the data thread, behind the writes queued there before it: they were
+   * submitted before this answer, so they may take N, and no ack of N+1 can precede them.
    */
   public CompletableFuture<List<Portion>> freeze(long epoch, Collection<Portion> movingPortions) {
-    Runnable cut = () -> {
-      if (!movingPortions.isEmpty()) {
-        moving.updateAndGet(m -> m == null || m.epoch() < epoch
-            ? new Moving(epoch, Set.copyOf(movingPortions)) : m.with(epoch, movingPortions));
-      }
-      frozenThrough.accumulateAndGet(epoch, Math::max);
-      if (!inBarrier && controlStateLoaded.getAsBoolean()) {
-        // first barrier since start: the duties of a restart run before anything is numbered
-        // (writes before them are refused: not in a barrier yet). Not while the Raft log is
-        // replayed: a failure replayed after the join would look new, and its handoff, done
-        // before the restart, would be awaited forever (seen in the soak: Seal refused for
-        // good with "taking over 5 portion(s) of a failed member; handoff not complete")
-        thread.execute(this::joinBarrier);
-      }
-    };
+    List<Portion> named = List.copyOf(movingPortions);
     long delay = freezeDelayMillis;
-    if (delay == 0 && movingPortions.isEmpty()) {
-      // not queued behind the data thread's work: an update being numbered right now may still
-      // get N, but it was submitted before this answer, so no ack of N+1 can precede it
-      cut.run();
-      return CompletableFuture.completedFuture(List.of());
-    }
-    // with moving portions, looked up on the data thread after the cut: an update numbered
-    // there before the cut took effect is counted, one numbered after it waits for the close
     Executor at = delay == 0 ? thread
         : CompletableFuture.delayedExecutor(delay, TimeUnit.MILLISECONDS, thread);
     return CompletableFuture.supplyAsync(() -> {
-      cut.run();
-      return numberedAfter(epoch, movingPortions);
+      checkOnDataThread();
+      gate = gate.frozen(epoch, named);
+      if (!gate.inBarrier() && controlStateLoaded.getAsBoolean()) {
+        // first barrier since start: the duties of a restart run before anything is numbered
+        // (writes before them are refused: not in a barrier yet), after this answer. Not while
+        // the Raft log is replayed: a failure replayed after the join would look new, and its
+        // handoff, done before the restart, would be awaited forever (seen in the soak: Seal
+        // refused for good with "taking over 5 portion(s) of a failed member; handoff not
+        // complete")
+        thread.execute(this::joinBarrier);
+      }
+      return sequencer.numberedAfter(epoch, named);
     }, at);
-  }
-
-  /** Those of {@code portions} this node gave a number in an epoch after {@code epoch}. Data thread. */
-  private List<Portion> numberedAfter(long epoch, Collection<Portion> portions) {
-    checkOnDataThread();
-    Set<Portion> wanted = Set.copyOf(portions);
-    return lastN.entrySet().stream()
-        .filter(e -> e.getKey().epoch() > epoch && e.getValue() > 0
-            && wanted.contains(e.getKey().portion()))
-        .map(e -> e.getKey().portion()).distinct().sorted().toList();
   }
 
   /**
    * Whether a write of {@code p} numbered now would land in {@code epoch} after a freeze that
-   * moves p's owner: then it waits for the close. Read frozenThrough (in epoch) before this.
+   * moves p's owner, or p is being taken over from a failed owner: then it waits.
    */
   private boolean mustWaitForClose(ClusterState s, Portion p, long epoch) {
     if (adopting.containsKey(p)) {
       return true; // claim 13: numbered only after every live member handed over what it holds
     }
-    Moving m = moving.get();
-    return m != null && epoch > m.epoch() && s.openEpoch() <= m.epoch() && m.portions().contains(p);
+    return gate.mustWaitForClose(p, epoch, s.openEpoch());
   }
 
   /** Runs {@code retry} on the data thread once the moving portions' epoch is closed here. */
-  private <T> CompletableFuture<T> afterClose(OnThread<T> retry) {
+  private <T> CompletableFuture<T> afterClose(OnThread<T> retry) throws StatusException {
     CompletableFuture<T> out = new CompletableFuture<>();
-    parked.add(() -> onThread(retry).whenComplete((v, e) -> {
+    boolean parkedNow = parked.park(() -> onThread(retry).whenComplete((v, e) -> {
       if (e == null) {
         out.complete(v);
       } else {
         out.completeExceptionally(e);
       }
     }));
+    if (!parkedNow) {
+      throw WriteValidator.fail(Status.UNAVAILABLE, "node " + self + " has "
+          + parked.capacity() + " writes waiting for an epoch to close or a handoff; retry");
+    }
     return out;
   }
 
   /** The epoch with moving portions is closed in {@code s}: let their writes go. Data thread. */
   private void releaseParked(ClusterState s) {
     checkOnDataThread();
-    Moving m = moving.get();
-    if (m != null && s.openEpoch() > m.epoch()) {
-      moving.compareAndSet(m, null);
-    }
-    if (parked.isEmpty()) {
-      return;
-    }
+    gate = gate.stateApplied(s.openEpoch());
     // each one checks again and waits again if it still must
-    List<Runnable> go = new ArrayList<>(parked);
-    parked.clear();
-    go.forEach(Runnable::run);
+    parked.drain().forEach(Runnable::run);
   }
 
   /**
@@ -591,8 +535,11 @@ public final class DataPlane implements AutoCloseable {
    * submitted after an ack of N+1 lands in N+1 or later: release the acks held for N+1.
    */
   public CompletableFuture<Void> thaw(long epoch) {
-    thawedThrough.accumulateAndGet(epoch, Math::max); // acks checked from now on go at once
-    return CompletableFuture.runAsync(this::releaseHeldAcks, thread);
+    return CompletableFuture.runAsync(() -> {
+      checkOnDataThread();
+      gate = gate.thawed(epoch);
+      releaseHeldAcks();
+    }, thread);
   }
 
   /**
@@ -644,10 +591,10 @@ public final class DataPlane implements AutoCloseable {
 
   private CompletableFuture<List<Watermark>> sealOnThread(long epoch) {
     return CompletableFuture.supplyAsync(() -> {
-      if (!inBarrier || frozenThrough.get() < epoch) {
+      if (!gate.sealable(epoch)) {
         throw new CompletionException(WriteValidator.fail(Status.FAILED_PRECONDITION,
-            "not frozen through epoch " + epoch + " (frozen through " + frozenThrough.get()
-                + " since this process started)"));
+            "not frozen through epoch " + epoch + " (frozen through " + gate.frozenThrough()
+                + (gate.inBarrier() ? "" : ", in no barrier yet") + " since this process started)"));
       }
       if (!adopting.isEmpty()) {
         throw new CompletionException(WriteValidator.fail(Status.UNAVAILABLE, "taking over "
@@ -676,29 +623,9 @@ public final class DataPlane implements AutoCloseable {
               + " was declared FAILED during the seal of epoch " + epoch
               + "; what it numbered is handed over to the new owners"));
         }
-        return watermarks(epoch);
+        return sequencer.watermarks(epoch);
       }, thread);
     }, thread).thenCompose(f -> f);
-  }
-
-  private List<Watermark> watermarks(long epoch) {
-    List<Watermark> out = new ArrayList<>();
-    numbered.forEach((pe, updates) -> {
-      if (pe.epoch() == epoch && !updates.isEmpty()) {
-        out.add(watermarkOf(pe.portion(), updates));
-      }
-    });
-    out.sort(java.util.Comparator.comparing(Watermark::getVolume).thenComparingLong(Watermark::getRegion));
-    return out;
-  }
-
-  /** Count, bytes, last n and digest of a portion's updates in one epoch, in n order. */
-  private static Watermark watermarkOf(Portion p, List<NumberedUpdate> updates) {
-    WatermarkDigest d = new WatermarkDigest();
-    for (NumberedUpdate u : updates) {
-      d.add(u.n(), u.offset(), u.length(), u.crc32c());
-    }
-    return d.toWatermark(p);
   }
 
   /**
@@ -716,9 +643,8 @@ public final class DataPlane implements AutoCloseable {
       transferClosedEpochs(state.get());
       if (s.consistentEpoch() > releasedEpoch) {
         releasedEpoch = s.consistentEpoch();
-        numbered.keySet().removeIf(pe -> pe.epoch() <= releasedEpoch);
+        sequencer.releaseThrough(releasedEpoch);
         takenOverAt.values().removeIf(e -> e <= releasedEpoch);
-        lastN.keySet().removeIf(pe -> pe.epoch() <= releasedEpoch);
         // a retry can come for a while after its epoch was applied: keep the key that long
         long forget = releasedEpoch - RETRY_MEMORY_EPOCHS;
         for (var it = held.values().iterator(); it.hasNext(); ) {
@@ -882,7 +808,7 @@ public final class DataPlane implements AutoCloseable {
     }
     Member me = s.members().get(self);
     if (me != null && me.state() == MemberState.FAILED) {
-      if (inBarrier) { // declared failed while running (a restart handles it at registration)
+      if (gate.inBarrier()) { // declared failed while running (a restart handles it at registration)
         dropEverythingHandedOver();
       }
       return;
@@ -907,7 +833,7 @@ public final class DataPlane implements AutoCloseable {
       unsettled.add(failed);
       // what this node holds is handed over from its first loaded state on (the new owner
       // waits for it); taking over and re-mirroring only once it takes part in epochs
-      if (before != null && inBarrier) {
+      if (before != null && gate.inBarrier()) {
         expectHandoffs(before, s, failed);
       }
     }
@@ -917,7 +843,7 @@ public final class DataPlane implements AutoCloseable {
     if (!unsettled.isEmpty()) {
       handOver(s, unsettled);
     }
-    if (inBarrier) {
+    if (gate.inBarrier()) {
       remirror(s);
     }
   }
@@ -950,7 +876,7 @@ public final class DataPlane implements AutoCloseable {
    */
   private void joinBarrier() {
     checkOnDataThread();
-    if (inBarrier) {
+    if (gate.inBarrier()) {
       return;
     }
     ClusterState s = state.get();
@@ -981,7 +907,7 @@ public final class DataPlane implements AutoCloseable {
           + " owned here wait for the handoff from {}", f.id(), f.failedAtEpoch(), senders);
     }
     remirror(s);
-    inBarrier = true;
+    gate = gate.joined();
   }
 
   /** Asks {@code sender} to send its handoff for {@code failed} again; retried while it lives. */
@@ -1272,6 +1198,12 @@ public final class DataPlane implements AutoCloseable {
       LOG.error("taking over {} {}/{} of {}: epoch {} closed without a watermark for {}; this"
           + " update will not reach the secondary", key, seq.epoch(), seq.n(), p, seq.epoch(), p);
     }
+    if (sequencer.contains(p, seq.epoch(), seq.n())) {
+      // two updates with one number would make the epoch's watermark wrong: a protocol bug
+      LOG.error("taking over {} of {}: {}/{} is numbered here already by another update; not"
+          + " taken over", key, p, seq.epoch(), seq.n());
+      return;
+    }
     List<String> mirrors = a.mirrors(p.region());
     Held h = new Held(RecordType.OWNED, p, u.getCrc32C(), mirrors, seq);
     byte[] bytes = u.getData().toByteArray();
@@ -1281,8 +1213,6 @@ public final class DataPlane implements AutoCloseable {
       LOG.error("taking over {} of {} failed: {}", key, p, e.getMessage());
       return;
     }
-    lastN.merge(new PortionEpoch(p, seq.epoch()), seq.n(), Math::max);
-    numbered.get(new PortionEpoch(p, seq.epoch())).sort(java.util.Comparator.comparingLong(NumberedUpdate::n));
     held.put(key, h);
     h.copied = h.durable.thenCombine(mirrorCopies(s, mirrors, u), (v, m) -> seq);
     h.acked = h.copied;
@@ -1324,14 +1254,14 @@ public final class DataPlane implements AutoCloseable {
    */
   private void remirror(ClusterState s) {
     int sent = 0;
-    for (Map.Entry<PortionEpoch, List<NumberedUpdate>> e : numbered.entrySet()) {
-      Portion p = e.getKey().portion();
+    for (PortionEpoch pe : sequencer.portionEpochs()) {
+      Portion p = pe.portion();
       VolumeAssignment a = s.assignment().get(p.volume());
-      if (e.getKey().epoch() <= releasedEpoch || a == null || !self.equals(a.owner(p.region()))) {
+      if (pe.epoch() <= releasedEpoch || a == null || !self.equals(a.owner(p.region()))) {
         continue;
       }
       List<String> mirrors = a.mirrors(p.region());
-      for (NumberedUpdate u : e.getValue()) {
+      for (NumberedUpdate u : sequencer.updates(p, pe.epoch())) {
         Held h = held.get(u.key());
         if (h == null || h.peers.stream().allMatch(m -> live(s, m))) {
           continue;
@@ -1371,18 +1301,17 @@ public final class DataPlane implements AutoCloseable {
 
   private void dropEverythingHandedOver() {
     timesDeclaredFailed++; // a seal begun before this must not report what is dropped now
-    if (numbered.isEmpty() && held.isEmpty()) {
+    if (sequencer.isEmpty() && held.isEmpty()) {
       return;
     }
     LOG.warn("this node ({}) was declared FAILED: dropping what it held (handed over by the"
         + " others); it rejoins as a new incarnation", self);
-    numbered.clear();
-    lastN.clear();
+    sequencer.clear();
     held.clear();
     staging.clear();
     adopting.clear();
     takenOverAt.clear();
-    inBarrier = false;
+    gate = gate.left();
   }
 
   // ---- peer requests ----
@@ -1403,7 +1332,7 @@ public final class DataPlane implements AutoCloseable {
         return known.durable.thenApplyAsync(v -> fenced(known.portion, known.seq), thread);
       }
       checkInBarrier();
-      long epoch = numberingEpoch(s);
+      long epoch = gate.numberingEpoch(s.openEpoch());
       if (mustWaitForClose(s, p, epoch)) {
         return afterClose(() -> acceptForward(r)); // then checked against the new assignment
       }
@@ -1531,7 +1460,7 @@ public final class DataPlane implements AutoCloseable {
       for (Portion p : e.watermarks().keySet()) {
         PortionEpoch pe = new PortionEpoch(p, e.number());
         Volume v = s.volumes().get(p.volume());
-        List<NumberedUpdate> updates = numbered.get(pe);
+        List<NumberedUpdate> updates = sequencer.updates(p, e.number());
         Long takenOverIn = takenOverAt.get(p);
         boolean takenOver = takenOverIn != null && e.number() <= takenOverIn;
         if (updates == null && takenOver) {
@@ -1604,7 +1533,7 @@ public final class DataPlane implements AutoCloseable {
   private boolean amendIfShort(EpochRecord e, Portion p, List<NumberedUpdate> updates) {
     checkOnDataThread();
     Watermark sealed = e.watermarks().get(p);
-    Watermark here = watermarkOf(p, updates);
+    Watermark here = Sequencer.watermarkOf(p, updates);
     if (here.equals(sealed.toBuilder().setVolume(p.volume()).setRegion(p.region()).build())) {
       return false;
     }
@@ -1679,12 +1608,12 @@ public final class DataPlane implements AutoCloseable {
    * numbers nothing and answers writes UNAVAILABLE (retry). Any thread.
    */
   public boolean inBarrier() {
-    return inBarrier;
+    return gate.inBarrier();
   }
 
   /** Refuses to number an update before this node took part in a barrier (see inBarrier). */
   private void checkInBarrier() throws StatusException {
-    if (!inBarrier) {
+    if (!gate.inBarrier()) {
       throw WriteValidator.fail(Status.UNAVAILABLE, "node " + self
           + " has not taken part in an epoch barrier since it started; retry");
     }
@@ -1692,8 +1621,7 @@ public final class DataPlane implements AutoCloseable {
 
   private SequenceNumber nextSequence(Portion p, long epoch) {
     checkOnDataThread();
-    long n = lastN.merge(new PortionEpoch(p, epoch), 1L, Long::sum);
-    return new SequenceNumber(epoch, n);
+    return new SequenceNumber(epoch, sequencer.next(p, epoch));
   }
 
   /** Journals this node's copy; a full journal stores nothing and gives the number back. */
@@ -1706,16 +1634,14 @@ public final class DataPlane implements AutoCloseable {
     if (f.isCompletedExceptionally()) {
       Throwable cause = f.handle((v, e) -> e).join();
       if (h.role == RecordType.OWNED) {
-        lastN.computeIfPresent(new PortionEpoch(h.portion, seq.epoch()),
-            (k, n) -> n == seq.n() ? n - 1 : n);
+        sequencer.giveBack(h.portion, seq.epoch(), seq.n());
       }
       throw journalStatus(cause);
     }
     NumberedUpdate entry = h.role != RecordType.OWNED ? null
         : new NumberedUpdate(key, seq.n(), u.getOffset(), bytes.length, h.crc32c, f);
     if (entry != null) {
-      numbered.computeIfAbsent(new PortionEpoch(h.portion, seq.epoch()), k -> new ArrayList<>())
-          .add(entry);
+      sequencer.add(h.portion, seq.epoch(), entry);
     }
     h.where = f;
     // completed on the data thread, never on the journal's writer: what waits for the copy
@@ -1730,10 +1656,7 @@ public final class DataPlane implements AutoCloseable {
         // refused by a full disk (any other journal failure halts the node): this copy does
         // not exist, so the update leaves the watermark, before a Seal waiting for it goes on
         if (entry != null) {
-          List<NumberedUpdate> list = numbered.get(new PortionEpoch(h.portion, seq.epoch()));
-          if (list != null) {
-            list.removeIf(x -> x == entry);
-          }
+          sequencer.remove(h.portion, seq.epoch(), entry);
         }
         durable.completeExceptionally(new CompletionException(journalStatus(e)));
       };

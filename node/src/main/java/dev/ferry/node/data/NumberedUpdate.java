@@ -1,5 +1,6 @@
 package dev.ferry.node.data;
 
+import dev.ferry.node.data.state.Numbered;
 import dev.ferry.node.journal.JournalLocation;
 import java.util.concurrent.CompletableFuture;
 
@@ -9,4 +10,4 @@ import java.util.concurrent.CompletableFuture;
  * payload is in the journal (completes once the record is written). Immutable.
  */
 record NumberedUpdate(UpdateKey key, long n, long offset, int length, int crc32c,
-    CompletableFuture<JournalLocation> where) {}
+    CompletableFuture<JournalLocation> where) implements Numbered {}
