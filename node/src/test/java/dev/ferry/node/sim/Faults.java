@@ -1,0 +1,32 @@
+package dev.ferry.node.sim;
+
+import java.util.Map;
+import java.util.TreeMap;
+
+/** What a run injects, and a count of what it did inject, per kind. */
+final class Faults {
+  /** Chance that one message between two processes is lost. */
+  double lossRate;
+  /** Chance that one message is held back 5 to 60 ms. */
+  double slowRate;
+  /** Chance per fault tick of each kind of process fault. */
+  double pauseRate;
+  double partitionRate;
+  double leaderChangeRate;
+  double crashRate;
+  final Map<String, Long> injected = new TreeMap<>();
+
+  void count(String kind) {
+    injected.merge(kind, 1L, Long::sum);
+  }
+
+  /** Nothing lost, slowed, paused or cut: how a run ends, to see that everything completes. */
+  void calm() {
+    lossRate = 0;
+    slowRate = 0;
+    pauseRate = 0;
+    partitionRate = 0;
+    leaderChangeRate = 0;
+    crashRate = 0;
+  }
+}

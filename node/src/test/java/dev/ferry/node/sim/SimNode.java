@@ -1,0 +1,357 @@
+package dev.ferry.node.sim;
+
+import dev.ferry.control.ClusterState;
+import dev.ferry.control.EpochRecord;
+import dev.ferry.control.Member;
+import dev.ferry.control.Portion;
+import dev.ferry.control.VolumeAssignment;
+import dev.ferry.node.data.state.EpochGate;
+import dev.ferry.node.data.state.HeldAcks;
+import dev.ferry.node.data.state.ParkedWrites;
+import dev.ferry.node.data.state.PortionEpoch;
+import dev.ferry.node.data.state.Sequencer;
+import dev.ferry.proto.control.CloseEpoch;
+import dev.ferry.proto.control.Command;
+import dev.ferry.proto.control.CommitEpoch;
+import dev.ferry.proto.control.EpochStaged;
+import dev.ferry.proto.control.EpochState;
+import dev.ferry.proto.control.MemberState;
+import dev.ferry.proto.control.PortionRef;
+import dev.ferry.proto.control.RoundMember;
+import dev.ferry.proto.control.Watermark;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * One Ferry node in the simulation: the data plane's real plain state ({@link EpochGate}, {@link
+ * Sequencer}, {@link HeldAcks}, {@link ParkedWrites}) driven by a shell that does what {@code
+ * DataPlane} does with it on the owner path (number, journal, mirror, hold the ack until the
+ * epoch is released, retry with the same number), the node's half of the barrier (Freeze, Thaw,
+ * Seal), staging of closed epochs, and, on the Raft leader, the coordinator's round and commits
+ * as {@code EpochBarrier} and {@code EpochCommitter} run them. Everything runs on the simulation's
+ * one thread, as on the node's data thread. A crash loses the instance; its restart is a new one
+ * built from the {@link SimJournal}, as {@code DataPlane} is rebuilt from its journal.
+ */
+final class SimNode {
+  /** Epochs closed and not yet applied everywhere, past which the leader closes none (cts.max.pending). */
+  static final int MAX_PENDING = 8;
+
+  final String id;
+  private final SimCluster world;
+  private final SimJournal journal;
+  ClusterState view;
+  /**
+   * Whether this process's Raft state has caught up with the log it held at start
+   * (RaftNode.controlStateLoaded): until then it joins no barrier.
+   */
+  private boolean loaded;
+  EpochGate gate = EpochGate.AT_START;
+  final Sequencer<SimUpdate> sequencer = new Sequencer<>();
+  private final HeldAcks<Runnable> heldAcks = new HeldAcks<>(4_096);
+  private final ParkedWrites<Runnable> parked = new ParkedWrites<>(4_096);
+  private final Map<String, Owned> owned = new HashMap<>();
+  private final Set<Owned> inFlight = new LinkedHashSet<>();
+  private final List<Runnable> sealsWaiting = new ArrayList<>();
+  private final Set<PortionEpoch> staging = new HashSet<>();
+  private boolean roundRunning;
+  private final Set<Long> committing = new HashSet<>();
+
+  /** An update this node numbered as owner, and where its copies stand. */
+  private static final class Owned {
+    final SimWrite write;
+    final long epoch;
+    final long n;
+    boolean durable;
+    boolean attempting;
+    boolean copied;
+    Owned(SimWrite write, long epoch, long n) {
+      this.write = write;
+      this.epoch = epoch;
+      this.n = n;
+    }
+  }
+
+  /** A process starting on {@code journal}: it replays what is durable there. */
+  SimNode(String id, SimCluster world, SimJournal journal, boolean loaded) {
+    this.id = id;
+    this.world = world;
+    this.journal = journal;
+    this.loaded = loaded;
+    this.view = world.control.at(journal.raftIndex);
+    for (SimJournal.Owned r : journal.owned) {
+      SimWrite w = r.write();
+      sequencer.add(w.portion(), r.epoch(),
+          new SimUpdate(w.key(), r.n(), w.offset(), w.length(), w.crc32c()));
+      Owned o = new Owned(w, r.epoch(), r.n());
+      o.durable = true; // copies not known: a retry mirrors it again with its number
+      owned.put(w.key(), o);
+    }
+  }
+
+  /** The Raft log replayed after a restart: from now on it may join a barrier. */
+  void caughtUp() {
+    onCommitted(world.control.lastIndex());
+    loaded = true;
+  }
+
+  // ---- writes (owner path) ----
+
+  void onWrite(SimWrite w, Consumer<Result<Long>> reply) {
+    VolumeAssignment a = view.assignment().get(w.portion().volume());
+    if (!id.equals(a.owner(w.portion().region()))) {
+      reply.accept(Result.fail("not the owner"));
+      return;
+    }
+    Owned o = owned.get(w.key());
+    if (o != null) {
+      if (o.copied) {
+        release(o, reply);
+      } else if (o.attempting) {
+        reply.accept(Result.fail("in flight; retry"));
+      } else {
+        attempt(o, reply); // the mirror failed: the same number to the mirror again
+      }
+      return;
+    }
+    if (!gate.inBarrier()) {
+      reply.accept(Result.fail("in no barrier yet"));
+      return;
+    }
+    long epoch = gate.numberingEpoch(view.openEpoch());
+    if (gate.mustWaitForClose(w.portion(), epoch, view.openEpoch())) {
+      if (!parked.park(() -> onWrite(w, reply))) {
+        reply.accept(Result.fail("too many parked"));
+      }
+      return;
+    }
+    long n = sequencer.next(w.portion(), epoch);
+    world.numbered(this, w, epoch, n);
+    sequencer.add(w.portion(), epoch, new SimUpdate(w.key(), n, w.offset(), w.length(), w.crc32c()));
+    Owned fresh = new Owned(w, epoch, n);
+    owned.put(w.key(), fresh);
+    world.net.timer(id, world.sim.between(20, 800), "journal " + w.key(), () -> {
+      fresh.durable = true;
+      journal.owned.add(new SimJournal.Owned(w, epoch, n));
+      world.durable(this, w, epoch, n);
+      settle(fresh, null);
+    });
+    attempt(fresh, reply);
+  }
+
+  private final Map<Owned, Consumer<Result<Long>>> replies = new HashMap<>();
+
+  /** Sends the owned update, with its number, to the portion's mirror. */
+  private void attempt(Owned o, Consumer<Result<Long>> reply) {
+    o.attempting = true;
+    inFlight.add(o);
+    replies.put(o, reply);
+    String mirror = view.assignment().get(o.write.portion().volume())
+        .mirrors(o.write.portion().region()).get(0);
+    world.<Boolean>call(id, mirror, "mirror " + o.write.key() + " " + o.epoch + "/" + o.n, 20_000,
+        (m, r) -> m.onMirror(o.write, o.epoch, o.n, r),
+        r -> settle(o, r));
+  }
+
+  /** A journal write or a mirror answer came: the copies are made, failed, or still pending. */
+  private void settle(Owned o, Result<Boolean> mirrorAnswer) {
+    if (!o.attempting) {
+      return;
+    }
+    if (mirrorAnswer != null && !mirrorAnswer.isOk()) {
+      o.attempting = false;
+      inFlight.remove(o);
+      replies.remove(o).accept(Result.fail("mirror: " + mirrorAnswer.error()));
+      sealsWaiting();
+      return;
+    }
+    if (mirrorAnswer != null) {
+      o.copied = true; // the mirror's copy; the answer only says it is durable there
+    }
+    if (o.copied && o.durable) {
+      o.attempting = false;
+      inFlight.remove(o);
+      release(o, replies.remove(o));
+      sealsWaiting();
+    }
+  }
+
+  /** The ack, now or once its epoch is released (Thaw, or the close applied here). */
+  private void release(Owned o, Consumer<Result<Long>> reply) {
+    if (o.epoch <= gate.releasableEpoch(view.openEpoch())) {
+      world.acked(this, o.write, o.epoch, o.n);
+      reply.accept(Result.ok(o.epoch));
+    } else if (!heldAcks.hold(o.epoch, () -> release(o, reply))) {
+      reply.accept(Result.fail("too many held acks"));
+    }
+  }
+
+  private void releaseHeldAcks() {
+    heldAcks.releaseThrough(gate.releasableEpoch(view.openEpoch())).forEach(Runnable::run);
+  }
+
+  void onMirror(SimWrite w, long epoch, long n, Consumer<Result<Boolean>> reply) {
+    world.net.timer(id, world.sim.between(20, 800), "journal mirror " + w.key(),
+        () -> reply.accept(Result.ok(true)));
+  }
+
+  // ---- the node's half of the barrier ----
+
+  void onFreeze(long epoch, Consumer<Result<Boolean>> reply) {
+    gate = gate.frozen(epoch, List.of());
+    if (!gate.inBarrier() && loaded) {
+      gate = gate.joined(); // DataPlane.joinBarrier: nothing to redo without failures
+    }
+    reply.accept(Result.ok(true));
+  }
+
+  void onThaw(long epoch) {
+    gate = gate.thawed(epoch);
+    releaseHeldAcks();
+  }
+
+  void onSeal(long epoch, Consumer<Result<List<Watermark>>> reply) {
+    if (!gate.sealable(epoch)) {
+      reply.accept(Result.fail("not frozen through " + epoch));
+      return;
+    }
+    Runnable check = new Runnable() {
+      @Override
+      public void run() {
+        if (inFlight.stream().noneMatch(o -> o.epoch <= epoch)) {
+          sealsWaiting.remove(this);
+          reply.accept(Result.ok(sequencer.watermarks(epoch)));
+        }
+      }
+    };
+    sealsWaiting.add(check);
+    check.run();
+  }
+
+  private void sealsWaiting() {
+    List.copyOf(sealsWaiting).forEach(Runnable::run);
+  }
+
+  // ---- applied states ----
+
+  void onCommitted(int index) {
+    if (index <= journal.raftIndex) {
+      return;
+    }
+    journal.raftIndex = index;
+    view = world.control.at(index);
+    gate = gate.stateApplied(view.openEpoch());
+    releaseHeldAcks();
+    parked.drain().forEach(Runnable::run);
+    sequencer.releaseThrough(view.consistentEpoch());
+    stageClosedEpochs();
+    if (id.equals(world.control.leader())) {
+      commitStagedEpochs();
+    }
+  }
+
+  /**
+   * As DataPlane.transferTick, every second: staging must not depend on states coming, since
+   * none come while the barrier is held back by cts.max.pending (without it the first
+   * simulation runs wedged after one lost Stage).
+   */
+  void transferTick() {
+    stageClosedEpochs();
+  }
+
+  /** Sends each closed epoch's updates of the portions numbered here to the secondary. */
+  private void stageClosedEpochs() {
+    staging.removeIf(pe -> {
+      EpochRecord e = view.epochs().get(pe.epoch());
+      return e == null || e.state() != EpochState.CLOSED || e.staged().contains(pe.portion());
+    });
+    for (EpochRecord e : view.epochs().values()) {
+      if (e.state() != EpochState.CLOSED) {
+        continue;
+      }
+      for (Portion p : e.watermarks().keySet()) {
+        List<SimUpdate> updates = sequencer.updates(p, e.number());
+        PortionEpoch pe = new PortionEpoch(p, e.number());
+        if (updates == null || e.staged().contains(p) || !staging.add(pe)) {
+          continue;
+        }
+        Watermark sealed = e.watermarks().get(p);
+        world.<Boolean>call(id, SimCluster.SECONDARY, "stage " + pe, 50_000,
+            (s, r) -> world.secondary.onStage(e.number(), p, updates, sealed, r),
+            r -> {
+              if (!r.isOk()) {
+                staging.remove(pe);
+                return;
+              }
+              world.control.propose(id, Command.newBuilder().setEpochStaged(EpochStaged.newBuilder()
+                  .setEpoch(e.number()).addPortions(PortionRef.newBuilder().setVolume(p.volume())
+                      .setRegion(p.region()))).build(), o -> staging.remove(pe));
+            });
+      }
+    }
+  }
+
+  /** The leader commits the first staged epoch after the committed ones (EpochCommitter). */
+  private void commitStagedEpochs() {
+    for (EpochRecord e : view.epochs().values()) {
+      if (e.state() == EpochState.COMMITTED) {
+        continue;
+      }
+      if (e.state() == EpochState.STAGED && committing.add(e.number())) {
+        world.control.propose(id, Command.newBuilder().setCommitEpoch(CommitEpoch.newBuilder()
+            .setEpoch(e.number())).build(), o -> committing.remove(e.number()));
+      }
+      return;
+    }
+  }
+
+  // ---- the coordinator, while this node leads ----
+
+  /** One barrier round, as EpochBarrier.closeEpoch runs it: Freeze, Thaw, Seal, CloseEpoch. */
+  void coordinatorTick() {
+    if (!id.equals(world.control.leader()) || roundRunning) {
+      return;
+    }
+    commitStagedEpochs();
+    ClusterState s = view;
+    if (s.epochs().size() >= MAX_PENDING) {
+      return;
+    }
+    List<Member> members = s.members().values().stream()
+        .filter(m -> m.state() == MemberState.ACTIVE).toList();
+    long epoch = s.openEpoch();
+    long term = world.control.term();
+    long closedAt = world.sim.now() / 1000;
+    roundRunning = true;
+    world.<Boolean>askAll(id, members, "freeze " + epoch, 30_000,
+        (n, r) -> n.onFreeze(epoch, r), frozen -> {
+          if (frozen == null) {
+            roundRunning = false;
+            return;
+          }
+          for (Member m : members) {
+            world.net.send(id, m.id(), "thaw " + epoch, () -> world.node(m.id()).onThaw(epoch));
+          }
+          world.<List<Watermark>>askAll(id, members, "seal " + epoch, 500_000,
+              (n, r) -> n.onSeal(epoch, r), sealed -> {
+                if (sealed == null || !id.equals(world.control.leader())) {
+                  roundRunning = false;
+                  return;
+                }
+                List<Watermark> marks = new ArrayList<>();
+                sealed.forEach(marks::addAll);
+                world.control.propose(id, Command.newBuilder().setCloseEpoch(CloseEpoch.newBuilder()
+                    .setEpoch(epoch).setClosedAtMillis(closedAt).addAllWatermarks(marks)
+                    .setLeaderTerm(term).addAllSealedBy(members.stream().map(m -> RoundMember
+                        .newBuilder().setId(m.id()).setIncarnation(m.incarnation()).build())
+                        .toList())).build(),
+                    o -> roundRunning = false);
+              });
+        });
+  }
+}
