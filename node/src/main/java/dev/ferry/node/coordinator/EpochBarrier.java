@@ -1,20 +1,13 @@
 package dev.ferry.node.coordinator;
 
 import com.google.common.util.concurrent.ListenableFuture;
-import dev.ferry.control.AssignmentPolicy;
 import dev.ferry.control.ClusterState;
 import dev.ferry.control.Member;
-import dev.ferry.control.Portion;
-import dev.ferry.control.Volume;
-import dev.ferry.control.WatermarkDigest;
 import dev.ferry.node.raft.CommandRejectedException;
 import dev.ferry.node.raft.RaftNode;
 import dev.ferry.proto.admin.EpochSize;
 import dev.ferry.proto.control.CloseEpoch;
 import dev.ferry.proto.control.Command;
-import dev.ferry.proto.control.MemberState;
-import dev.ferry.proto.control.PortionPlacement;
-import dev.ferry.proto.control.PortionRef;
 import dev.ferry.proto.control.ReassignPortions;
 import dev.ferry.proto.control.RejectCode;
 import dev.ferry.proto.control.RoundMember;
@@ -29,7 +22,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -93,15 +85,12 @@ final class EpochBarrier implements AutoCloseable {
       return; // not the ready leader (any more)
     }
     ClusterState s = raft.state();
-    List<Member> members = s.members().values().stream()
-        .filter(m -> m.state() == MemberState.ACTIVE || m.state() == MemberState.JOINING
-            || m.state() == MemberState.DRAINING)
-        .toList();
+    List<Member> members = BarrierPlan.roundMembers(s);
     if (members.isEmpty()) {
       return;
     }
-    ReassignPortions change = plannedChange(s);
-    boolean hold = holdsBack(s, change, maxPendingEpochs);
+    ReassignPortions change = BarrierPlan.plannedChange(s);
+    boolean hold = BarrierPlan.holdsBack(s, change, maxPendingEpochs);
     // logged once per stretch: a pipeline at its limit holds and closes by turns
     if (hold && !holding) {
       holding = true;
@@ -120,53 +109,13 @@ final class EpochBarrier implements AutoCloseable {
     closeEpoch(term, s.openEpoch(), members, change);
   }
 
-  /**
-   * Back-pressure from the secondaries (DESIGN-NOTES, "Bounded pending epochs"): when {@code
-   * maxPending} closed epochs already wait to be staged, committed or applied, closing another
-   * adds Raft entries and state the pipeline cannot absorb, so the open epoch stays open and
-   * grows instead; acks are not held. A planned assignment change (a join, a drain, a
-   * rebalance) still closes: membership must not wait for the DR link.
-   */
-  static boolean holdsBack(ClusterState s, ReassignPortions change, int maxPending) {
-    return change == null && s.epochs().size() >= maxPending;
-  }
-
-  /**
-   * The assignment change that rides on this close (claims 10, 11): JOINING members become
-   * ACTIVE and take their share, DRAINING members give theirs away, the rest is rebalanced.
-   * Null when nothing changes.
-   */
-  private static ReassignPortions plannedChange(ClusterState s) {
-    List<String> joining = s.members().values().stream()
-        .filter(m -> m.state() == MemberState.JOINING).map(Member::id).toList();
-    List<PortionPlacement> changes = AssignmentPolicy.plan(s, joining);
-    if (joining.isEmpty() && changes.isEmpty()) {
-      return null;
-    }
-    return ReassignPortions.newBuilder().setBaseVersion(s.assignmentVersion())
-        .addAllActivate(joining).addAllChanges(changes).build();
-  }
-
-  /** The portions whose owner the change moves: their writes wait for the close. */
-  private static List<PortionRef> moving(ClusterState s, ReassignPortions change) {
-    List<PortionRef> out = new ArrayList<>();
-    if (change != null) {
-      for (PortionPlacement p : change.getChangesList()) {
-        if (!p.getOwner().equals(s.assignment().get(p.getVolume()).owner((int) p.getRegion()))) {
-          out.add(PortionRef.newBuilder().setVolume(p.getVolume()).setRegion(p.getRegion()).build());
-        }
-      }
-    }
-    return out;
-  }
-
   /** @param term the Raft term this node leads in: the close is refused in any other */
   private void closeEpoch(long term, long epoch, List<Member> members, ReassignPortions change) {
     // the cut: everything acknowledged before this moment is in this epoch or an earlier one
     long closedAt = clock.millis();
     long start = System.nanoTime();
     FreezeRequest freeze = FreezeRequest.newBuilder().setEpoch(epoch)
-        .addAllMoving(moving(raft.state(), change)).build();
+        .addAllMoving(BarrierPlan.movingPortions(raft.state(), change)).build();
     List<FreezeReply> frozen = askAll(members, "freeze", epoch, FREEZE_DEADLINE,
         peer -> peer.freeze(freeze));
     if (frozen == null) {
@@ -174,7 +123,14 @@ final class EpochBarrier implements AutoCloseable {
       // while it may still number updates in this one would break dependent-write order
       return;
     }
-    change = changeAfterFreeze(epoch, change, frozen);
+    ReassignPortions planned = change;
+    change = BarrierPlan.changeAfterFreeze(change, frozen);
+    if (planned != null && change == null) {
+      LOG.info("epoch {}: {} numbered in epoch {} already; closing without the planned assignment"
+          + " change (planned again at the next close)", epoch, frozen.stream()
+              .flatMap(r -> r.getNumberedAfterList().stream())
+              .map(r -> r.getVolume() + "/" + r.getRegion()).toList(), epoch + 1);
+    }
     hook.reached(BarrierHook.FREEZE, epoch);
     ThawRequest thaw = ThawRequest.newBuilder().setEpoch(epoch).build();
     for (Member m : members) {
@@ -185,15 +141,13 @@ final class EpochBarrier implements AutoCloseable {
     long pauseMicros = (System.nanoTime() - start) / 1000;
     ClusterState now = raft.state();
     SealRequest seal = SealRequest.newBuilder().setEpoch(epoch)
-        .addAllFailedMembers(now.members().values().stream()
-            .filter(m -> m.failureUnsettled(now.consistentEpoch()))
-            .map(m -> m.id() + "#" + m.incarnation()).toList())
+        .addAllFailedMembers(BarrierPlan.unsettledFailures(now))
         .build();
     List<SealReply> sealed = askAll(members, "seal", epoch, SEAL_DEADLINE, peer -> peer.seal(seal));
     if (sealed == null) {
       return; // a member restarted since the freeze, or is slow: freeze again next period
     }
-    String failedMeanwhile = failedDuringTheRound(raft.state(), members);
+    String failedMeanwhile = BarrierPlan.failedDuringTheRound(raft.state(), members);
     if (failedMeanwhile != null) {
       // its seal may say nothing of what it numbered (dropped once it learned of its failure):
       // the survivors take its portions over and seal them in the next round
@@ -203,7 +157,7 @@ final class EpochBarrier implements AutoCloseable {
     }
     List<Watermark> marks = new ArrayList<>();
     sealed.forEach(r -> marks.addAll(r.getWatermarksList()));
-    List<Watermark> merged = merge(raft.state(), marks);
+    List<Watermark> merged = BarrierPlan.merge(raft.state(), marks);
     CloseEpoch.Builder close = CloseEpoch.newBuilder().setEpoch(epoch).setClosedAtMillis(closedAt)
         .addAllWatermarks(merged).setLeaderTerm(term)
         .addAllSealedBy(members.stream().map(m -> RoundMember.newBuilder().setId(m.id())
@@ -230,37 +184,6 @@ final class EpochBarrier implements AutoCloseable {
         .setUpdates(merged.stream().mapToLong(Watermark::getCount).sum())
         .setBytes(merged.stream().mapToLong(Watermark::getBytes).sum())
         .setClosedAtMillis(closedAt).build());
-  }
-
-  /**
-   * A member of the round ("id#incarnation") that the latest state no longer shows with that
-   * incarnation as a member taking part in epochs (declared failed meanwhile), or null.
-   */
-  static String failedDuringTheRound(ClusterState now, List<Member> members) {
-    for (Member m : members) {
-      if (!now.stillInRound(m.id(), m.incarnation())) {
-        return m.id() + "#" + m.incarnation();
-      }
-    }
-    return null;
-  }
-
-
-  /**
-   * The planned change, or null when a member answered the Freeze that its owner numbered a
-   * moving portion in the next epoch already: an earlier Freeze of this epoch did not name it,
-   * and moving it now would give that epoch two owners of it (each would stage half).
-   */
-  static ReassignPortions changeAfterFreeze(long epoch, ReassignPortions change,
-      List<FreezeReply> frozen) {
-    List<String> numberedAfter = frozen.stream().flatMap(r -> r.getNumberedAfterList().stream())
-        .map(r -> r.getVolume() + "/" + r.getRegion()).toList();
-    if (change == null || numberedAfter.isEmpty()) {
-      return change;
-    }
-    LOG.info("epoch {}: {} numbered in epoch {} already; closing without the planned"
-        + " assignment change (planned again at the next close)", epoch, numberedAfter, epoch + 1);
-    return null;
   }
 
   /** Commits CloseEpoch; false if it was refused or not committed (logged). */
@@ -318,22 +241,6 @@ final class EpochBarrier implements AutoCloseable {
       }
     }
     return out;
-  }
-
-  /**
-   * Keeps watermarks of existing portions only and folds two reports of one portion into one:
-   * that happens only when its owner changed within the epoch (see {@link WatermarkDigest#combine}).
-   */
-  static List<Watermark> merge(ClusterState s, List<Watermark> marks) {
-    TreeMap<Portion, Watermark> out = new TreeMap<>();
-    for (Watermark w : marks) {
-      Volume v = s.volumes().get(w.getVolume());
-      if (v == null || w.getRegion() < 0 || w.getRegion() >= v.regionCount()) {
-        continue;
-      }
-      out.merge(new Portion(w.getVolume(), (int) w.getRegion()), w, WatermarkDigest::combine);
-    }
-    return new ArrayList<>(out.values());
   }
 
   @Override

@@ -46,9 +46,9 @@ class PendingEpochsTest {
           .until(() -> leader.coordinator().stats().roundsHeldBack() >= 5);
       ClusterState held = leader.raft().state();
       assertThat(held.epochs()).as("closed epochs waiting for the secondary").hasSize(3);
-      assertThat(EpochBarrier.holdsBack(held, null, 3)).isTrue();
-      assertThat(EpochBarrier.holdsBack(held, null, 4)).isFalse();
-      assertThat(EpochBarrier.holdsBack(held, ReassignPortions.getDefaultInstance(), 3))
+      assertThat(BarrierPlan.holdsBack(held, null, 3)).isTrue();
+      assertThat(BarrierPlan.holdsBack(held, null, 4)).isFalse();
+      assertThat(BarrierPlan.holdsBack(held, ReassignPortions.getDefaultInstance(), 3))
           .as("a planned assignment change closes anyway").isFalse();
       long open = held.openEpoch();
       try (PrimaryClient p = new PrimaryClient(

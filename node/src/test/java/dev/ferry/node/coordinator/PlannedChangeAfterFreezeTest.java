@@ -23,7 +23,7 @@ class PlannedChangeAfterFreezeTest {
   void theChangeRidesOnTheCloseWhenNoMemberNumberedAMovingPortionAhead() {
     List<FreezeReply> replies = List.of(FreezeReply.getDefaultInstance(),
         FreezeReply.getDefaultInstance());
-    assertThat(EpochBarrier.changeAfterFreeze(12, MOVE, replies)).isEqualTo(MOVE);
+    assertThat(BarrierPlan.changeAfterFreeze(MOVE, replies)).isEqualTo(MOVE);
   }
 
   @Test
@@ -31,13 +31,13 @@ class PlannedChangeAfterFreezeTest {
     List<FreezeReply> replies = List.of(FreezeReply.getDefaultInstance(),
         FreezeReply.newBuilder().addNumberedAfter(PortionRef.newBuilder().setVolume("v")
             .setRegion(3)).build());
-    assertThat(EpochBarrier.changeAfterFreeze(12, MOVE, replies)).isNull();
+    assertThat(BarrierPlan.changeAfterFreeze(MOVE, replies)).isNull();
   }
 
   @Test
   void withoutAPlannedChangeThereIsNothingToDrop() {
     List<FreezeReply> replies = List.of(FreezeReply.newBuilder().addNumberedAfter(
         PortionRef.newBuilder().setVolume("v").setRegion(3)).build());
-    assertThat(EpochBarrier.changeAfterFreeze(12, null, replies)).isNull();
+    assertThat(BarrierPlan.changeAfterFreeze(null, replies)).isNull();
   }
 }

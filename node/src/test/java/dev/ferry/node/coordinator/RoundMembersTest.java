@@ -35,16 +35,16 @@ class RoundMembersTest {
     s = apply(s, Command.newBuilder().setReassignPortions(ReassignPortions.newBuilder()
         .setBaseVersion(s.assignmentVersion()).addAllActivate(List.of("a", "b", "c"))).build());
     List<Member> round = List.copyOf(s.members().values());
-    assertThat(EpochBarrier.failedDuringTheRound(s, round)).isNull();
+    assertThat(BarrierPlan.failedDuringTheRound(s, round)).isNull();
 
     ClusterState failed = apply(s, Command.newBuilder().setMarkFailed(MarkFailed.newBuilder()
         .setId("b").setIncarnation(1)).build());
-    assertThat(EpochBarrier.failedDuringTheRound(failed, round)).isEqualTo("b#1");
+    assertThat(BarrierPlan.failedDuringTheRound(failed, round)).isEqualTo("b#1");
 
     ClusterState back = apply(dev.ferry.node.SettledFailures.settle(failed),
         Command.newBuilder().setRegisterMember(RegisterMember
         .newBuilder().setId("b").setAddress("127.0.0.1:1").setIncarnation(2)).build());
-    assertThat(EpochBarrier.failedDuringTheRound(back, round)).as("another incarnation now")
+    assertThat(BarrierPlan.failedDuringTheRound(back, round)).as("another incarnation now")
         .isEqualTo("b#1");
   }
 }

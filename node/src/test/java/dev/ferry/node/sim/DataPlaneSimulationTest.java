@@ -21,6 +21,7 @@ class DataPlaneSimulationTest {
     long acks = 0;
     long epochs = 0;
     Map<String, Long> faults = new TreeMap<>();
+    Map<String, Long> exercised = new TreeMap<>();
     for (long seed = first; seed < first + seeds; seed++) {
       SimCluster run = new SimCluster(seed);
       try {
@@ -34,15 +35,19 @@ class DataPlaneSimulationTest {
       acks += run.acks();
       epochs += run.epochsApplied();
       run.faults.injected.forEach((k, n) -> faults.merge(k, n, Long::sum));
+      run.faults.exercised.forEach((k, n) -> exercised.merge(k, n, Long::sum));
     }
     System.out.printf("simulation: %d seeds from %d, %d events, %d acks, %d epochs applied,"
-        + " faults %s, 0 violations%n", seeds, first, events, acks, epochs, faults);
+        + " faults %s, paths %s, 0 violations%n", seeds, first, events, acks, epochs, faults,
+        exercised);
     // the runs must have done what they claim to check
     assertThat(acks).isGreaterThan(seeds * 50);
     assertThat(epochs).isGreaterThan(seeds * 10);
     if (seeds >= 100) {
       assertThat(faults).containsKeys("message lost", "message slow", "pause", "partition",
-          "leader change", "crash");
+          "leader change", "crash", "join", "drain");
+      assertThat(exercised).containsKeys("write parked until its portion's move closes",
+          "close with an assignment change");
     }
   }
 }

@@ -15,9 +15,15 @@ final class Faults {
   double leaderChangeRate;
   double crashRate;
   final Map<String, Long> injected = new TreeMap<>();
+  /** How often a protocol path the checks are meant for was taken (a run that takes none checks little). */
+  final Map<String, Long> exercised = new TreeMap<>();
 
   void count(String kind) {
     injected.merge(kind, 1L, Long::sum);
+  }
+
+  void exercised(String path) {
+    exercised.merge(path, 1L, Long::sum);
   }
 
   /** Nothing lost, slowed, paused or cut: how a run ends, to see that everything completes. */

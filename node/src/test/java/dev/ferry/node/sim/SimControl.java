@@ -23,6 +23,12 @@ final class SimControl {
   private final List<ClusterState> states = new ArrayList<>();
   private final List<String> processes;
   private final BiConsumer<String, Integer> onCommitted;
+  /** Hears, at a process, of a leader and its term (late if it is paused or cut off). */
+  interface LeaderListener {
+    void heard(String process, String leader, long term);
+  }
+
+  private LeaderListener onLeader = (p, l, t) -> { };
   private long term = 1;
   private String leader;
 
@@ -67,6 +73,23 @@ final class SimControl {
     leader = candidates.get(sim.random.nextInt(candidates.size()));
     faults.count("leader change");
     sim.note("term " + term + ": leader " + leader);
+    announce();
+  }
+
+  void onLeader(LeaderListener listener) {
+    onLeader = listener;
+  }
+
+  /**
+   * The leader's heartbeat: each process hears of it through the network, late, or not while
+   * cut off from it; a deposed leader that does not hear of the next term goes on as leader.
+   */
+  void announce() {
+    String l = leader;
+    long t = term;
+    for (String p : processes) {
+      net.send(l, p, "leader " + l + " term " + t, () -> onLeader.heard(p, l, t));
+    }
   }
 
   /**

@@ -9,16 +9,18 @@ import dev.ferry.node.data.state.EpochGate;
 import dev.ferry.node.data.state.HeldAcks;
 import dev.ferry.node.data.state.ParkedWrites;
 import dev.ferry.node.data.state.PortionEpoch;
+import dev.ferry.node.coordinator.BarrierPlan;
 import dev.ferry.node.data.state.Sequencer;
 import dev.ferry.proto.control.CloseEpoch;
 import dev.ferry.proto.control.Command;
 import dev.ferry.proto.control.CommitEpoch;
 import dev.ferry.proto.control.EpochStaged;
 import dev.ferry.proto.control.EpochState;
-import dev.ferry.proto.control.MemberState;
 import dev.ferry.proto.control.PortionRef;
+import dev.ferry.proto.control.ReassignPortions;
 import dev.ferry.proto.control.RoundMember;
 import dev.ferry.proto.control.Watermark;
+import dev.ferry.proto.peer.FreezeReply;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -125,6 +127,7 @@ final class SimNode {
     }
     long epoch = gate.numberingEpoch(view.openEpoch());
     if (gate.mustWaitForClose(w.portion(), epoch, view.openEpoch())) {
+      world.faults.exercised("write parked until its portion's move closes");
       if (!parked.park(() -> onWrite(w, reply))) {
         reply.accept(Result.fail("too many parked"));
       }
@@ -176,9 +179,32 @@ final class SimNode {
     if (o.copied && o.durable) {
       o.attempting = false;
       inFlight.remove(o);
-      release(o, replies.remove(o));
+      Consumer<Result<Long>> reply = replies.remove(o);
+      if (ownsOrClosed(o)) {
+        if (!id.equals(view.assignment().get(o.write.portion().volume())
+            .owner(o.write.portion().region()))) {
+          world.faults.exercised("ack by a former owner, from a closed watermark");
+        }
+        release(o, reply);
+      } else {
+        reply.accept(Result.fail("no longer the owner"));
+      }
       sealsWaiting();
     }
+  }
+
+  /**
+   * DataPlane.fenced: an owner acknowledges only while it still owns the portion, or once the
+   * update is in a closed epoch's watermark (it is applied whoever owns the portion now).
+   */
+  private boolean ownsOrClosed(Owned o) {
+    Portion p = o.write.portion();
+    if (id.equals(view.assignment().get(p.volume()).owner(p.region()))) {
+      return true;
+    }
+    EpochRecord e = view.epochs().get(o.epoch);
+    Watermark w = e == null ? null : e.watermarks().get(p);
+    return w != null && w.getLastN() >= o.n;
   }
 
   /** The ack, now or once its epoch is released (Thaw, or the close applied here). */
@@ -202,12 +228,13 @@ final class SimNode {
 
   // ---- the node's half of the barrier ----
 
-  void onFreeze(long epoch, Consumer<Result<Boolean>> reply) {
-    gate = gate.frozen(epoch, List.of());
+  /** Freeze(N) naming the portions that move with its close: answers those numbered after N. */
+  void onFreeze(long epoch, List<Portion> moving, Consumer<Result<List<Portion>>> reply) {
+    gate = gate.frozen(epoch, moving);
     if (!gate.inBarrier() && loaded) {
       gate = gate.joined(); // DataPlane.joinBarrier: nothing to redo without failures
     }
-    reply.accept(Result.ok(true));
+    reply.accept(Result.ok(sequencer.numberedAfter(epoch, moving)));
   }
 
   void onThaw(long epoch) {
@@ -250,7 +277,7 @@ final class SimNode {
     parked.drain().forEach(Runnable::run);
     sequencer.releaseThrough(view.consistentEpoch());
     stageClosedEpochs();
-    if (id.equals(world.control.leader())) {
+    if (leads()) {
       commitStagedEpochs();
     }
   }
@@ -312,45 +339,88 @@ final class SimNode {
 
   // ---- the coordinator, while this node leads ----
 
-  /** One barrier round, as EpochBarrier.closeEpoch runs it: Freeze, Thaw, Seal, CloseEpoch. */
+  /**
+   * The leader and term as this process last heard of them: a leader paused or cut off goes on
+   * believing it leads (and runs its round) until it hears of the next term.
+   */
+  private String believedLeader;
+  private long believedTerm;
+
+  void heardOfLeader(String leader, long term) {
+    if (term > believedTerm) {
+      believedLeader = leader;
+      believedTerm = term;
+    }
+  }
+
+  private boolean leads() {
+    return id.equals(believedLeader);
+  }
+
+  /**
+   * One barrier round, as EpochBarrier runs it, with its decisions from {@link BarrierPlan}: the
+   * planned change (joins, drains), Freeze naming the moving portions, the change dropped if an
+   * owner numbered one of them ahead, Thaw, Seal, CloseEpoch with the change (or without it if
+   * it is refused).
+   */
   void coordinatorTick() {
-    if (!id.equals(world.control.leader()) || roundRunning) {
+    if (!leads() || roundRunning) {
       return;
     }
     commitStagedEpochs();
     ClusterState s = view;
-    if (s.epochs().size() >= MAX_PENDING) {
+    ReassignPortions planned = BarrierPlan.plannedChange(s);
+    if (BarrierPlan.holdsBack(s, planned, MAX_PENDING)) {
       return;
     }
-    List<Member> members = s.members().values().stream()
-        .filter(m -> m.state() == MemberState.ACTIVE).toList();
+    List<Member> members = BarrierPlan.roundMembers(s);
+    List<Portion> moving = BarrierPlan.movingPortions(s, planned).stream()
+        .map(r -> new Portion(r.getVolume(), (int) r.getRegion())).toList();
     long epoch = s.openEpoch();
-    long term = world.control.term();
+    long term = believedTerm;
     long closedAt = world.sim.now() / 1000;
     roundRunning = true;
-    world.<Boolean>askAll(id, members, "freeze " + epoch, 30_000,
-        (n, r) -> n.onFreeze(epoch, r), frozen -> {
+    world.<List<Portion>>askAll(id, members, "freeze " + epoch + " moving " + moving, 30_000,
+        (n, r) -> n.onFreeze(epoch, moving, r), frozen -> {
           if (frozen == null) {
             roundRunning = false;
             return;
           }
+          ReassignPortions change = BarrierPlan.changeAfterFreeze(planned, frozen.stream()
+              .map(numberedAfter -> FreezeReply.newBuilder().addAllNumberedAfter(numberedAfter
+                  .stream().map(p -> PortionRef.newBuilder().setVolume(p.volume())
+                      .setRegion(p.region()).build()).toList()).build()).toList());
           for (Member m : members) {
             world.net.send(id, m.id(), "thaw " + epoch, () -> world.node(m.id()).onThaw(epoch));
           }
           world.<List<Watermark>>askAll(id, members, "seal " + epoch, 500_000,
               (n, r) -> n.onSeal(epoch, r), sealed -> {
-                if (sealed == null || !id.equals(world.control.leader())) {
+                if (sealed == null || !leads()) {
                   roundRunning = false;
                   return;
                 }
                 List<Watermark> marks = new ArrayList<>();
                 sealed.forEach(marks::addAll);
-                world.control.propose(id, Command.newBuilder().setCloseEpoch(CloseEpoch.newBuilder()
-                    .setEpoch(epoch).setClosedAtMillis(closedAt).addAllWatermarks(marks)
+                CloseEpoch.Builder close = CloseEpoch.newBuilder().setEpoch(epoch)
+                    .setClosedAtMillis(closedAt).addAllWatermarks(BarrierPlan.merge(view, marks))
                     .setLeaderTerm(term).addAllSealedBy(members.stream().map(m -> RoundMember
                         .newBuilder().setId(m.id()).setIncarnation(m.incarnation()).build())
-                        .toList())).build(),
-                    o -> roundRunning = false);
+                        .toList());
+                if (change != null) {
+                  close.setNextAssignment(change);
+                  world.faults.exercised("close with an assignment change");
+                } else if (planned != null) {
+                  world.faults.exercised("change dropped: a moving portion numbered ahead");
+                }
+                world.control.propose(id, Command.newBuilder().setCloseEpoch(close).build(), o -> {
+                  if (!o.accepted() && change != null && o.state().openEpoch() == epoch) {
+                    // the change was refused (the assignment moved since): close without it
+                    world.control.propose(id, Command.newBuilder()
+                        .setCloseEpoch(close.clearNextAssignment()).build(), o2 -> roundRunning = false);
+                    return;
+                  }
+                  roundRunning = false;
+                });
               });
         });
   }

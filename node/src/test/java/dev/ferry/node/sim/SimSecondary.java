@@ -25,8 +25,8 @@ import java.util.function.Consumer;
 final class SimSecondary {
   private final SimCluster world;
   private final Map<PortionEpoch, List<SimUpdate>> staged = new HashMap<>();
-  /** Applied writes: key to the epoch it was applied in. */
-  final Map<String, Long> applied = new HashMap<>();
+  /** Applied writes: key to the epochs it was applied in. */
+  final Map<String, Set<Long>> applied = new HashMap<>();
   /** Per primary, the clientSeqs applied. */
   private final Map<String, TreeSet<Long>> appliedByPrimary = new HashMap<>();
   long appliedEpoch;
@@ -79,7 +79,7 @@ final class SimSecondary {
         return;
       }
       for (SimUpdate u : updates) {
-        applied.put(u.key(), e.number());
+        applied.computeIfAbsent(u.key(), k -> new HashSet<>()).add(e.number());
         String[] key = u.key().split("/");
         appliedByPrimary.computeIfAbsent(key[0], k -> new TreeSet<>()).add(Long.parseLong(key[1]));
       }
