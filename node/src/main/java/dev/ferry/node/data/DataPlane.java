@@ -13,6 +13,7 @@ import dev.ferry.node.data.state.HeldAcks;
 import dev.ferry.node.data.state.ParkedWrites;
 import dev.ferry.node.data.state.PortionEpoch;
 import dev.ferry.node.data.state.Sequencer;
+import dev.ferry.node.data.state.Takeovers;
 import dev.ferry.node.journal.Journal;
 import dev.ferry.node.journal.JournalFailedException;
 import dev.ferry.node.journal.JournalFullException;
@@ -138,20 +139,12 @@ public final class DataPlane implements AutoCloseable {
    */
   private long timesDeclaredFailed;
   /**
-   * Portions this node took over from a failed owner, and the members whose handoff for them
-   * has not arrived yet (claim 13). Their writes wait; Seal is refused until it is empty.
-   * Data thread only, as are the two below.
+   * Portions taken over from failed owners and the handoffs they wait for (claim 13), and the
+   * failed incarnations this node handed over for. Data thread only.
    */
-  private final Map<Portion, Set<Awaited>> adopting = new HashMap<>();
-  /** Per failed member, who has sent its last handoff here (it may come before we expect it). */
-  private final Map<String, Set<String>> handoffsDone = new HashMap<>();
-  // (keyed by the failed incarnation, "id#incarnation": a member can fail, rejoin, fail again)
-  /** Portions this node took over from a failed owner (their closed epochs may need amending). */
-  private final Map<Portion, Long> takenOverAt = new HashMap<>();
+  private final Takeovers takeovers = new Takeovers();
   /** Watermark amendments proposed and not yet answered. */
   private final Set<PortionEpoch> amending = new HashSet<>();
-  /** Failed members (id#incarnation) whose updates this node has handed over since it started. */
-  private final Set<String> handedOver = new HashSet<>();
   /** The last state handleFailures saw, to tell which portions a failure moved here. */
   private ClusterState lastSeen;
   /** Seals waiting until this node has handled some failures: each checks again. */
@@ -167,12 +160,6 @@ public final class DataPlane implements AutoCloseable {
   private long releasedEpoch;
   /** Every update this node holds, by (primaryId, clientSeq). */
   private final Map<UpdateKey, Held> held = new HashMap<>();
-
-  /**
-   * A handoff a new owner waits for: {@code sender}'s copies of the updates of {@code failed}
-   * (an incarnation tag, "id#incarnation").
-   */
-  private record Awaited(String failed, String sender) {}
 
   /** What this node holds of one update, and the state of its acknowledgement. */
   private static final class Held {
@@ -464,7 +451,7 @@ public final class DataPlane implements AutoCloseable {
    * moves p's owner, or p is being taken over from a failed owner: then it waits.
    */
   private boolean mustWaitForClose(ClusterState s, Portion p, long epoch) {
-    if (adopting.containsKey(p)) {
+    if (takeovers.adopting(p)) {
       return true; // claim 13: numbered only after every live member handed over what it holds
     }
     return gate.mustWaitForClose(p, epoch, s.openEpoch());
@@ -568,12 +555,12 @@ public final class DataPlane implements AutoCloseable {
    */
   private CompletableFuture<Void> handled(long epoch, List<String> failures) {
     return CompletableFuture.supplyAsync(() -> {
-      if (handedOver.containsAll(failures)) {
+      if (takeovers.handedOverAll(failures)) {
         return CompletableFuture.<Void>completedFuture(null);
       }
       CompletableFuture<Void> reached = new CompletableFuture<>();
       Runnable check = () -> {
-        if (handedOver.containsAll(failures)) {
+        if (takeovers.handedOverAll(failures)) {
           reached.complete(null);
         }
       };
@@ -596,9 +583,9 @@ public final class DataPlane implements AutoCloseable {
             "not frozen through epoch " + epoch + " (frozen through " + gate.frozenThrough()
                 + (gate.inBarrier() ? "" : ", in no barrier yet") + " since this process started)"));
       }
-      if (!adopting.isEmpty()) {
+      if (takeovers.adoptingCount() > 0) {
         throw new CompletionException(WriteValidator.fail(Status.UNAVAILABLE, "taking over "
-            + adopting.size() + " portion(s) of a failed member; handoff not complete"));
+            + takeovers.adoptingCount() + " portion(s) of a failed member; handoff not complete"));
       }
       List<CompletableFuture<?>> begun = new ArrayList<>();
       List<Held> waitingFor = new ArrayList<>();
@@ -644,7 +631,7 @@ public final class DataPlane implements AutoCloseable {
       if (s.consistentEpoch() > releasedEpoch) {
         releasedEpoch = s.consistentEpoch();
         sequencer.releaseThrough(releasedEpoch);
-        takenOverAt.values().removeIf(e -> e <= releasedEpoch);
+        takeovers.releaseThrough(releasedEpoch);
         // a retry can come for a while after its epoch was applied: keep the key that long
         long forget = releasedEpoch - RETRY_MEMORY_EPOCHS;
         for (var it = held.values().iterator(); it.hasNext(); ) {
@@ -763,7 +750,7 @@ public final class DataPlane implements AutoCloseable {
    */
   private CompletableFuture<SequenceNumber> recordSequence(UpdateKey key, Held copy,
       SequenceNumber seq) {
-    if (copy.seq == null && handedOver.contains(copy.forwardedTo)) {
+    if (copy.seq == null && takeovers.handedOver(copy.forwardedTo)) {
       // this node handed its copies over for that incarnation without this one's number: the
       // new owner never learns it, and may give the number to another write. Not acknowledged;
       // a retry is forwarded to the current owner (DESIGN-NOTES, "Safety")
@@ -814,16 +801,14 @@ public final class DataPlane implements AutoCloseable {
       return;
     }
     // a member handing over to us that failed too will not finish: stop waiting for it
-    adopting.values().forEach(a -> a.removeIf(w -> !live(s, w.sender())));
-    adopting.values().removeIf(Set::isEmpty);
+    takeovers.senderGone(sender -> live(s, sender));
     List<Member> newlyFailed = new ArrayList<>();
     List<Member> unsettled = new ArrayList<>();
     for (Member failed : s.members().values()) {
       String tag = incarnationTag(failed);
-      if (failed.state() != MemberState.FAILED || handedOver.contains(tag)) {
+      if (failed.state() != MemberState.FAILED || !takeovers.handingOver(tag)) {
         continue;
       }
-      handedOver.add(tag);
       newlyFailed.add(failed);
       links.giveUp(failed.id(), "was declared FAILED (incarnation " + failed.incarnation()
           + "); its copies are made again elsewhere");
@@ -856,15 +841,8 @@ public final class DataPlane implements AutoCloseable {
 
   /** {@code p}'s writes wait for each sender's handoff of {@code failed}'s copies not yet here. */
   private void awaitHandoff(ClusterState s, Portion p, Member failed, Set<String> senders) {
-    String tag = incarnationTag(failed);
-    Set<String> done = handoffsDone.getOrDefault(tag, Set.of());
-    for (String sender : senders) {
-      if (!done.contains(sender)) {
-        adopting.computeIfAbsent(p, k -> new HashSet<>()).add(new Awaited(tag, sender));
-      }
-    }
-    // closed epochs up to this one may hold the failed owner's updates of p: staged from here
-    takenOverAt.merge(p, s.openEpoch(), Math::max);
+    // closed epochs up to the open one may hold the failed owner's updates of p: staged here
+    takeovers.await(p, incarnationTag(failed), senders, s.openEpoch());
   }
 
   /**
@@ -899,7 +877,7 @@ public final class DataPlane implements AutoCloseable {
       for (String sender : senders) {
         if (sender.equals(self)) {
           handOver(s, List.of(f), self);
-        } else if (!handoffsDone.getOrDefault(incarnationTag(f), Set.of()).contains(sender)) {
+        } else if (!takeovers.handoffsDone(incarnationTag(f)).contains(sender)) {
           askForHandoff(sender, f, 0);
         }
       }
@@ -914,8 +892,7 @@ public final class DataPlane implements AutoCloseable {
   private void askForHandoff(String sender, Member failed, int attempt) {
     ClusterState s = state.get();
     Member m = s.members().get(sender);
-    Awaited awaited = new Awaited(incarnationTag(failed), sender);
-    if (!live(s, sender) || adopting.values().stream().noneMatch(a -> a.contains(awaited))) {
+    if (!live(s, sender) || !takeovers.awaits(incarnationTag(failed), sender)) {
       return;
     }
     links.askForHandoff(sender, HostAndPort.fromString(m.address()),
@@ -970,10 +947,9 @@ public final class DataPlane implements AutoCloseable {
         }
       }
     });
-    if (!adopting.isEmpty()) {
+    if (takeovers.adoptingCount() > 0) {
       LOG.warn("{} failed: taking over portions; waiting for the handoff from {} (done: {})",
-          incarnationTag(failed), senders,
-          handoffsDone.getOrDefault(incarnationTag(failed), Set.of()));
+          incarnationTag(failed), senders, takeovers.handoffsDone(incarnationTag(failed)));
     }
   }
 
@@ -1157,12 +1133,8 @@ public final class DataPlane implements AutoCloseable {
     }
     if (r.getDone()) {
       String tag = r.getFailed() + "#" + r.getFailedIncarnation();
-      handoffsDone.computeIfAbsent(tag, f -> new HashSet<>()).add(r.getSender());
-      boolean waited = !adopting.isEmpty();
-      Awaited arrived = new Awaited(tag, r.getSender());
-      adopting.values().forEach(a -> a.remove(arrived));
-      adopting.values().removeIf(Set::isEmpty);
-      if (adopting.isEmpty()) {
+      boolean waited = takeovers.adoptingCount() > 0;
+      if (takeovers.handoffDone(tag, r.getSender())) {
         if (waited) {
           LOG.info("{} failed: handoff complete (last from {}); its portions take writes here",
               r.getFailed(), r.getSender());
@@ -1309,8 +1281,7 @@ public final class DataPlane implements AutoCloseable {
     sequencer.clear();
     held.clear();
     staging.clear();
-    adopting.clear();
-    takenOverAt.clear();
+    takeovers.dropTakenOver();
     gate = gate.left();
   }
 
@@ -1461,13 +1432,13 @@ public final class DataPlane implements AutoCloseable {
         PortionEpoch pe = new PortionEpoch(p, e.number());
         Volume v = s.volumes().get(p.volume());
         List<NumberedUpdate> updates = sequencer.updates(p, e.number());
-        Long takenOverIn = takenOverAt.get(p);
+        Long takenOverIn = takeovers.takenOverAt(p);
         boolean takenOver = takenOverIn != null && e.number() <= takenOverIn;
         if (updates == null && takenOver) {
           updates = List.of(); // taken over and nothing of it survived: stage it empty
         }
         if (v == null || v.secondary().isEmpty() || e.staged().contains(p) || updates == null
-            || adopting.containsKey(p) || !staging.add(pe)) { // taken over: once all is here
+            || takeovers.adopting(p) || !staging.add(pe)) { // taken over: once all is here
           continue;
         }
         if (takenOver && amendIfShort(e, p, updates)) {
