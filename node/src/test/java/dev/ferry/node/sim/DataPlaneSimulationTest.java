@@ -47,7 +47,7 @@ class DataPlaneSimulationTest {
       assertThat(faults).containsKeys("message lost", "message slow", "pause", "partition",
           "leader change", "crash", "join", "drain");
       assertThat(exercised).containsKeys("write parked until its portion's move closes",
-          "close with an assignment change");
+          "close with an assignment change", "write forwarded to its owner");
     }
   }
 }

@@ -377,8 +377,14 @@ final class SimCluster {
     }
 
     void send(SimWrite w) {
+      // most writes go to the owner the primary knows; some to any node, which forwards them
       String owner = control.committed().assignment().get("v").owner(w.portion().region());
-      SimCluster.this.<Long>call(id, owner, "write " + w.key(), 100_000, (n, r) -> n.onWrite(w, r), r -> {
+      if (sim.chance(0.3)) {
+        List<String> any = List.copyOf(nodes.keySet());
+        owner = any.get(sim.random.nextInt(any.size()));
+      }
+      String to = owner;
+      SimCluster.this.<Long>call(id, to, "write " + w.key(), 100_000, (n, r) -> n.onWrite(w, r), r -> {
         if (!r.isOk()) {
           net.timer(id, sim.between(2_000, 20_000), "retry " + w.key(), () -> send(w));
           return;

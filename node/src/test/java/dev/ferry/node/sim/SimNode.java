@@ -34,7 +34,9 @@ import java.util.function.Consumer;
  * One Ferry node in the simulation: the data plane's real plain state ({@link EpochGate}, {@link
  * Sequencer}, {@link HeldAcks}, {@link ParkedWrites}) driven by a shell that does what {@code
  * DataPlane} does with it on the owner path (number, journal, mirror, hold the ack until the
- * epoch is released, retry with the same number), the node's half of the barrier (Freeze, Thaw,
+ * epoch is released, retry with the same number) and the non-owner path (store, forward, the
+ * owner answers the number once its copy is durable, the forwarder journals it and holds the
+ * primary's ack until that epoch is released here), the node's half of the barrier (Freeze, Thaw,
  * Seal), staging of closed epochs, and, on the Raft leader, the coordinator's round and commits
  * as {@code EpochBarrier} and {@code EpochCommitter} run them. Everything runs on the simulation's
  * one thread, as on the node's data thread. A crash loses the instance; its restart is a new one
@@ -72,12 +74,34 @@ final class SimNode {
     boolean durable;
     boolean attempting;
     boolean copied;
+    /** A forwarder waiting for this copy to be durable, to get the number. */
+    Runnable onDurable;
     Owned(SimWrite write, long epoch, long n) {
       this.write = write;
       this.epoch = epoch;
       this.n = n;
     }
   }
+
+  /** A number given by an owner, as it answers a forwarder. */
+  record Seq(long epoch, long n) {}
+
+  /** A write this node stores for its owner and forwards to it (the non-owner path). */
+  private static final class Forwarded {
+    final SimWrite write;
+    boolean durable;
+    boolean attempting;
+    /** The owner's number, once it answered; then journaled (SEQUENCED) before the ack. */
+    Seq seq;
+    boolean sequenced;
+    Consumer<Result<Long>> reply;
+    Forwarded(SimWrite write) {
+      this.write = write;
+    }
+  }
+
+  private final Map<String, Forwarded> forwarded = new HashMap<>();
+  private final Set<Forwarded> forwardsInFlight = new LinkedHashSet<>();
 
   /** A process starting on {@code journal}: it replays what is durable there. */
   SimNode(String id, SimCluster world, SimJournal journal, boolean loaded) {
@@ -105,9 +129,8 @@ final class SimNode {
   // ---- writes (owner path) ----
 
   void onWrite(SimWrite w, Consumer<Result<Long>> reply) {
-    VolumeAssignment a = view.assignment().get(w.portion().volume());
-    if (!id.equals(a.owner(w.portion().region()))) {
-      reply.accept(Result.fail("not the owner"));
+    if (!owns(w.portion())) {
+      forwardToOwner(w, reply);
       return;
     }
     Owned o = owned.get(w.key());
@@ -117,21 +140,38 @@ final class SimNode {
       } else if (o.attempting) {
         reply.accept(Result.fail("in flight; retry"));
       } else {
-        attempt(o, reply); // the mirror failed: the same number to the mirror again
+        // the mirror failed, or it came forwarded (the forwarder's copy counted then, not now):
+        // the same number to the mirror again
+        attempt(o, reply);
       }
       return;
     }
+    Owned fresh = number(w, why -> reply.accept(Result.fail(why)), () -> onWrite(w, reply));
+    if (fresh != null) {
+      attempt(fresh, reply);
+    }
+  }
+
+  private boolean owns(Portion p) {
+    return id.equals(view.assignment().get(p.volume()).owner(p.region()));
+  }
+
+  /**
+   * Numbers {@code w} as its owner and journals it, or says why not ({@code refuse}), or parks it
+   * ({@code whenClosed} runs again once its portion's move has closed): null then.
+   */
+  private Owned number(SimWrite w, Consumer<String> refuse, Runnable whenClosed) {
     if (!gate.inBarrier()) {
-      reply.accept(Result.fail("in no barrier yet"));
-      return;
+      refuse.accept("in no barrier yet");
+      return null;
     }
     long epoch = gate.numberingEpoch(view.openEpoch());
     if (gate.mustWaitForClose(w.portion(), epoch, view.openEpoch())) {
       world.faults.exercised("write parked until its portion's move closes");
-      if (!parked.park(() -> onWrite(w, reply))) {
-        reply.accept(Result.fail("too many parked"));
+      if (!parked.park(whenClosed)) {
+        refuse.accept("too many parked");
       }
-      return;
+      return null;
     }
     long n = sequencer.next(w.portion(), epoch);
     world.numbered(this, w, epoch, n);
@@ -142,9 +182,116 @@ final class SimNode {
       fresh.durable = true;
       journal.owned.add(new SimJournal.Owned(w, epoch, n));
       world.durable(this, w, epoch, n);
+      if (fresh.onDurable != null) {
+        fresh.onDurable.run();
+      }
       settle(fresh, null);
     });
-    attempt(fresh, reply);
+    return fresh;
+  }
+
+  // ---- writes (non-owner path: store, forward, hold the ack as the owner's epoch says) ----
+
+  private void forwardToOwner(SimWrite w, Consumer<Result<Long>> reply) {
+    Forwarded f = forwarded.get(w.key());
+    if (f != null && f.sequenced) {
+      releaseForwarded(f, reply);
+      return;
+    }
+    if (f != null && f.attempting) {
+      reply.accept(Result.fail("in flight; retry"));
+      return;
+    }
+    if (f == null) {
+      Forwarded copy = new Forwarded(w);
+      forwarded.put(w.key(), copy);
+      world.net.timer(id, world.sim.between(20, 800), "journal forwarded " + w.key(), () -> {
+        copy.durable = true;
+        settleForward(copy);
+      });
+      f = copy;
+    }
+    Forwarded copy = f;
+    copy.attempting = true;
+    copy.reply = reply;
+    forwardsInFlight.add(copy);
+    world.faults.exercised("write forwarded to its owner");
+    String owner = view.assignment().get(w.portion().volume()).owner(w.portion().region());
+    world.<Seq>call(id, owner, "forward " + w.key(), 30_000, (n, r) -> n.onForward(w, r), r -> {
+      if (!copy.attempting) {
+        return;
+      }
+      if (!r.isOk()) {
+        // never acknowledged: dropped; a retry stores it again (DataPlane.dropUnnumbered)
+        copy.attempting = false;
+        forwardsInFlight.remove(copy);
+        forwarded.remove(w.key(), copy);
+        copy.reply.accept(Result.fail("forward: " + r.error()));
+        sealsWaiting();
+        return;
+      }
+      copy.seq = r.value();
+      settleForward(copy);
+    });
+  }
+
+  /** Own copy durable and the number known: journal the number, then the ack (as the epoch allows). */
+  private void settleForward(Forwarded f) {
+    if (!f.attempting || !f.durable || f.seq == null) {
+      return;
+    }
+    world.net.timer(id, world.sim.between(20, 800), "journal sequenced " + f.write.key(), () -> {
+      f.sequenced = true;
+      f.attempting = false;
+      forwardsInFlight.remove(f);
+      releaseForwarded(f, f.reply);
+      sealsWaiting();
+    });
+  }
+
+  /** The forwarder holds the primary's ack until the epoch of the owner's number is released here. */
+  private void releaseForwarded(Forwarded f, Consumer<Result<Long>> reply) {
+    if (f.seq.epoch() <= gate.releasableEpoch(view.openEpoch())) {
+      world.acked(this, f.write, f.seq.epoch(), f.seq.n());
+      reply.accept(Result.ok(f.seq.epoch()));
+    } else if (!heldAcks.hold(f.seq.epoch(), () -> releaseForwarded(f, reply))) {
+      reply.accept(Result.fail("too many held acks"));
+    }
+  }
+
+  /** The owner's side of a forward: number and journal it, answer the number once durable. */
+  void onForward(SimWrite w, Consumer<Result<Seq>> reply) {
+    if (!owns(w.portion())) {
+      reply.accept(Result.fail("not the owner"));
+      return;
+    }
+    Owned o = owned.get(w.key());
+    if (o != null) {
+      if (o.durable) {
+        answerForward(o, reply);
+      } else {
+        reply.accept(Result.fail("in flight; retry"));
+      }
+      return;
+    }
+    Owned fresh = number(w, why -> reply.accept(Result.fail(why)), () -> onForward(w, reply));
+    if (fresh == null) {
+      return;
+    }
+    inFlight.add(fresh);
+    fresh.onDurable = () -> {
+      inFlight.remove(fresh);
+      answerForward(fresh, reply);
+      sealsWaiting();
+    };
+  }
+
+  private void answerForward(Owned o, Consumer<Result<Seq>> reply) {
+    if (ownsOrClosed(o)) {
+      reply.accept(Result.ok(new Seq(o.epoch, o.n)));
+    } else {
+      reply.accept(Result.fail("no longer the owner"));
+    }
   }
 
   private final Map<Owned, Consumer<Result<Long>>> replies = new HashMap<>();
@@ -250,7 +397,8 @@ final class SimNode {
     Runnable check = new Runnable() {
       @Override
       public void run() {
-        if (inFlight.stream().noneMatch(o -> o.epoch <= epoch)) {
+        if (inFlight.stream().noneMatch(o -> o.epoch <= epoch) && forwardsInFlight.stream()
+            .noneMatch(f -> f.seq == null || f.seq.epoch() <= epoch)) {
           sealsWaiting.remove(this);
           reply.accept(Result.ok(sequencer.watermarks(epoch)));
         }
