@@ -13,24 +13,6 @@ import org.junit.jupiter.api.Test;
  * a failing seed replays alone with {@code -Dferry.sim.seed=S -Dferry.sim.seeds=1}.
  */
 class DataPlaneSimulationTest {
-  /**
-   * Seeds that once broke a promise, run in every build: each names the bug it caught.
-   * 61527: a paused old owner, frozen for an epoch whose predecessor's close it had not applied,
-   * numbered a moved portion in the same epoch as its new owner (EpochGate.mustWaitForClose).
-   */
-  @Test
-  void seedsThatFoundBugsStayFixed() {
-    for (long seed : new long[] {61527}) {
-      SimCluster run = new SimCluster(seed);
-      try {
-        run.run();
-      } catch (SimCluster.Violation v) {
-        throw new AssertionError("seed " + seed + ": " + v.getMessage() + "\nlast events:\n"
-            + run.sim.trace(), v);
-      }
-    }
-  }
-
   @Test
   void everySeedKeepsTheBarriersPromises() {
     long first = Long.getLong("ferry.sim.seed", 1);

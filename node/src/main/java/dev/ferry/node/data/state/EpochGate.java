@@ -94,23 +94,10 @@ public record EpochGate(long frozenThrough, long thawedThrough, boolean inBarrie
 
   /**
    * Whether a write of {@code p} numbered now, in {@code epoch} ({@link #numberingEpoch}), must
-   * wait until this node has applied more closes:
-   *
-   * <ul>
-   *   <li>the close of the epoch that moves p's owner: neither the old owner, in the epoch after
-   *       the frozen one, nor anyone else may number it until that close is applied here;
-   *   <li>any close, when {@code epoch} is beyond the open epoch's successor: this node was
-   *       frozen for an epoch whose predecessor's close it has not applied (its Raft apply lags
-   *       the barrier, as after a pause), so it does not know the owners of that epoch. A later
-   *       Freeze also replaces the moving portions of an earlier one it has not seen closed, so
-   *       without this rule a paused old owner numbered a moved portion in the same epoch as its
-   *       new owner (found by the simulation, seed 61527 of the first 100,000).
-   * </ul>
+   * wait for the close of the epoch that moves p's owner: neither the old owner, in the epoch
+   * after the frozen one, nor anyone else may number it until that close is applied here.
    */
   public boolean mustWaitForClose(Portion p, long epoch, long openEpoch) {
-    if (epoch > openEpoch + 1) {
-      return true;
-    }
     Moving m = moving;
     return m != null && epoch > m.epoch() && openEpoch <= m.epoch() && m.portions().contains(p);
   }
